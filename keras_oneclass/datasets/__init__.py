@@ -1,0 +1,23 @@
+"""Dataset loaders (local data first, then download) and preprocessing for one-class detection."""
+
+from keras_oneclass.datasets.oneclass import CIFAR10_CLASSES, load_image_folder, load_oneclass
+from keras_oneclass.datasets.preprocessing import (
+    fit_min_max,
+    fit_standardize,
+    global_contrast_normalization,
+    min_max_scale,
+    standardize,
+)
+from keras_oneclass.datasets.tabular import load_odds
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "fit_min_max",
+    "fit_standardize",
+    "global_contrast_normalization",
+    "load_image_folder",
+    "load_odds",
+    "load_oneclass",
+    "min_max_scale",
+    "standardize",
+]

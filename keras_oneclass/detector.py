@@ -1,0 +1,255 @@
+"""The contract every detector keeps: fit without compile, scores from predict, thresholds, checks.
+
+A detector is a ``keras.Model`` whose ``predict`` returns one anomaly score per sample (float32,
+higher = more anomalous). Subclasses implement ``score(x)`` and, for deep models, ``train_step``;
+everything a user touches around them (input checks, auto-compile, calibrate/detect, the fitted
+flag and the threshold that travel with ``model.save``) lives here once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_oneclass import metrics as metrics_lib
+
+PACKAGE = "keras_oneclass"
+
+
+class NotFittedError(ValueError):
+    """Raised when a detector is asked to score before ``fit`` (or before ``calibrate``)."""
+
+
+def as_sample_shape(input_shape) -> tuple[int, ...]:
+    """Validate ``input_shape`` (the shape of ONE sample, no batch axis) and return it as a tuple."""
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except TypeError:
+        shape = None
+    if not shape or any(d <= 0 for d in shape):
+        raise ValueError(
+            f"input_shape must be the shape of one sample with positive sizes, e.g. (28, 28, 1) or (8,); "
+            f"got {input_shape!r}."
+        )
+    return shape
+
+
+def features_of(data):
+    """The ``x`` of a batch that may be ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
+    x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return x
+
+
+def validate_input(x, sample_shape: tuple[int, ...], name: str = "x") -> None:
+    """Raise a clear error when ``x`` cannot be a batch of samples of ``sample_shape``.
+
+    Checks arrays fully (rank, shape, emptiness, NaN/inf) and datasets by their element spec
+    (rank and shape; an empty dataset when its size is known).
+    """
+    expected = f"(N, {', '.join(map(str, sample_shape))})"
+    if x is None:
+        raise TypeError(f"{name} is None: expected an array of shape {expected} or a tf.data.Dataset.")
+    if isinstance(x, tf.data.Dataset):
+        spec = features_of(x.element_spec)
+        shape = getattr(spec, "shape", None)
+        if shape is None:
+            raise TypeError(f"{name}: the dataset must yield tensors or (x, y) tuples, got {x.element_spec}.")
+        if shape.rank is not None and shape.rank == len(sample_shape):
+            raise ValueError(f"{name}: the dataset yields single samples of shape {shape}; batch it first, "
+                             f"e.g. dataset.batch(200), so that it yields {expected}.")
+        if not shape.is_compatible_with((None, *sample_shape)):
+            raise ValueError(f"{name}: the dataset yields batches of shape {shape}, expected {expected}.")
+        if x.cardinality() == 0:
+            raise ValueError(f"{name}: the dataset is empty.")
+        return
+    if isinstance(x, keras.utils.PyDataset):
+        return
+    array = np.asarray(x)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}.")
+    if array.ndim != len(sample_shape) + 1 or tuple(array.shape[1:]) != sample_shape:
+        raise ValueError(f"{name} has shape {array.shape}, expected {expected} for this detector's "
+                         f"input_shape={sample_shape}.")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected at least one sample of shape {sample_shape}.")
+    if np.issubdtype(array.dtype, np.floating):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise ValueError(f"{name} contains {bad} NaN or inf values; clean or impute them first.")
+
+
+def iterate_batches(x, batch_size: int = 1000) -> Iterator[tf.Tensor]:
+    """Yield the feature batches of an array, a tf.data.Dataset or a PyDataset, once each."""
+    if isinstance(x, tf.data.Dataset):
+        for batch in x:
+            yield features_of(batch)
+    elif isinstance(x, keras.utils.PyDataset):
+        for i in range(len(x)):
+            yield tf.convert_to_tensor(features_of(x[i]))
+    else:
+        array = np.asarray(x, dtype=np.float32)
+        for start in range(0, array.shape[0], batch_size):
+            yield tf.convert_to_tensor(array[start:start + batch_size])
+
+
+class Detector(keras.Model):
+    """Base class of every detector: see the module docstring and ARCHITECTURE.md section 1.
+
+    Subclasses set ``default_batch_size``, implement ``score(x)`` returning (B,) float32 scores,
+    ``compile`` with their published defaults, and optionally ``prepare_fit(x)`` (work done once
+    before the first epoch, such as estimating a loss weight).
+
+    Args:
+        input_shape: shape of one sample, e.g. (28, 28, 1) or (8,).
+        seed: seed of every random choice the detector makes (initialisation, centre, ...).
+    """
+
+    default_batch_size = 32
+
+    def __init__(self, input_shape, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.sample_shape = as_sample_shape(input_shape)
+        self.seed = seed
+        self._threshold = self.add_weight(
+            name="threshold", shape=(), dtype="float32", trainable=False,
+            initializer=keras.initializers.Constant(float("nan")))
+        self._fitted = self.add_weight(
+            name="fitted", shape=(), dtype="float32", trainable=False, initializer="zeros")
+
+    # ----------------------------------------------------------------------------- state
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self._fitted.numpy() > 0)
+
+    @property
+    def threshold(self) -> float | None:
+        """Decision threshold on the score (``score > threshold`` = anomaly); None before calibrate."""
+        value = float(self._threshold.numpy())
+        return None if math.isnan(value) else value
+
+    @threshold.setter
+    def threshold(self, value: float | None) -> None:
+        if value is not None and not np.isfinite(value):
+            raise ValueError(f"threshold must be a finite number or None, got {value!r}.")
+        self._threshold.assign(float("nan") if value is None else float(value))
+
+    def seed_for(self, offset: int) -> int | None:
+        """A distinct, reproducible seed for the ``offset``-th random choice (None if unseeded)."""
+        return None if self.seed is None else int(self.seed) * 7919 + offset
+
+    # ----------------------------------------------------------------------------- training
+    def xla_on_cpu(self) -> bool:
+        """Whether XLA pays off on a CPU for this network (measured per network family)."""
+        return False
+
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        """``keras.Model.compile``; ``jit_compile="auto"`` uses XLA on a GPU, and on a CPU where
+        ``xla_on_cpu()`` says it was measured faster (dense nets: about 12% per DASVDD epoch; conv
+        nets train 2x slower under XLA on CPU and take ~10 s longer to compile)."""
+        if jit_compile == "auto":
+            jit_compile = bool(tf.config.list_physical_devices("GPU")) or self.xla_on_cpu()
+        super().compile(*args, jit_compile=jit_compile, **kwargs)
+
+    def prepare_fit(self, x) -> None:
+        """Work done once before training starts (hook for subclasses)."""
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """Train on normal data; labels, if given, are ignored by one-class training.
+
+        Accepts what ``keras.Model.fit`` accepts; compiles with the method's published defaults
+        when ``compile()`` was not called.
+        """
+        validate_input(x, self.sample_shape, "x")
+        if not self.compiled:
+            self.compile()
+        if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
+        elif batch_size is None:
+            batch_size = self.default_batch_size
+        self.prepare_fit(x)
+        history = super().fit(x, y, batch_size=batch_size, **kwargs)
+        self._fitted.assign(1.0)
+        return history
+
+    # ----------------------------------------------------------------------------- scoring
+    def score(self, x):
+        """(B, ...) batch -> (B,) float32 anomaly scores. Implemented by each detector."""
+        raise NotImplementedError
+
+    def predict_step(self, data):
+        return self.score(features_of(data))
+
+    def _require_fitted(self, what: str) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__}.{what}() was called before fit(); "
+                                 f"train it on normal data first: model.fit(x_normal).")
+
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs) -> np.ndarray:
+        """Anomaly scores, shape (N,), float32, higher = more anomalous."""
+        self._require_fitted("predict")
+        validate_input(x, self.sample_shape, "x")
+        if batch_size is None and not isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
+            batch_size = max(self.default_batch_size, 256)
+        scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+        return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    def calibrate(self, x, y=None, percentile: float = 95.0, method: str | None = None,
+                  verbose=0) -> float:
+        """Set ``threshold`` from data and return it.
+
+        Args:
+            x: normal samples (method "percentile") or labelled samples (method "f1").
+            y: (N,) labels, 1 = anomaly; needed for method "f1".
+            percentile: for "percentile", the percentile of the normal scores, in (0, 100].
+            method: "percentile" or "f1"; default "f1" when ``y`` is given, else "percentile".
+        """
+        method = method or ("f1" if y is not None else "percentile")
+        scores = self.predict(x, verbose=verbose)
+        if method == "percentile":
+            if not 0 < percentile <= 100:
+                raise ValueError(f"percentile must be in (0, 100], got {percentile}.")
+            threshold = float(np.percentile(scores, percentile))
+        elif method == "f1":
+            if y is None:
+                raise ValueError("calibrate(method='f1') needs labels y (1 = anomaly, 0 = normal).")
+            threshold, _ = metrics_lib.best_f1_threshold(y, scores)
+        else:
+            raise ValueError(f"method must be 'percentile' or 'f1', got {method!r}.")
+        self.threshold = threshold
+        return threshold
+
+    def detect(self, x, verbose=0) -> np.ndarray:
+        """(N,) bool: True where the score exceeds ``threshold``."""
+        if self.threshold is None:
+            raise NotFittedError(f"{type(self).__name__}.detect() needs a threshold: call "
+                                 f"model.calibrate(x_normal) or set model.threshold first.")
+        return self.predict(x, verbose=verbose) > self.threshold
+
+    # ----------------------------------------------------------------------------- saving
+    def build(self, input_shape=None):
+        """Networks are built at construction; nothing is left to create here."""
+        self.built = True
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Constructor arguments beyond ``input_shape`` and ``seed`` (for ``get_config``)."""
+        return {}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": self.trainable, "input_shape": list(self.sample_shape),
+                "seed": self.seed, **self.hyperparameters()}
+
+    def get_compile_config(self):
+        # A saved detector records only that it was compiled; on load it compiles again with the
+        # published defaults, so its scores come from the same (XLA) graph and match bit for bit.
+        return {"defaults": True} if self.compiled else None
+
+    def compile_from_config(self, config):
+        self.compile()
+
+    def get_build_config(self):
+        return None

@@ -1,0 +1,223 @@
+"""DASVDD: Deep Autoencoding Support Vector Data Descriptor (Hojjati & Armanfard, IEEE TKDE 2024).
+
+An autoencoder and a trainable hypersphere centre ``c`` in its latent space are trained jointly on
+normal data (Sections 3 and 4.3 of the paper):
+
+- each batch is split: the first ``kappa`` (0.9) of it updates the network with ``c`` fixed by
+  minimising  mean ||x_hat - x||^2 + gamma * mean ||z - c||^2  (Adam 1e-3, weight decay 1e-7); the
+  rest updates ``c`` with the network fixed by minimising mean ||z - c||^2 (Adagrad, lr 1);
+- ``c`` starts from a standard normal draw; ``gamma`` balances the two terms and is computed
+  before training by eq. 6: the ratio of mean reconstruction error to mean ||z||^2, averaged over
+  T = 10 randomly initialised networks (with c = 0);
+- the anomaly score is  ||x_hat - x||^2 + gamma * ||z - c||^2.
+
+As in the authors' reference code, ||x_hat - x||^2 is averaged over input features (MSE) and
+||z - c||^2 is summed over latent units; gamma is computed with the same convention, so the two
+terms of the score are balanced whatever the input size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_oneclass import precision
+from keras_oneclass.detector import PACKAGE, Detector, features_of, iterate_batches
+from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
+from keras_oneclass.scoring import squared_distance, squared_error_per_sample
+
+# Section 4.3 network presets, chosen from the number of input features when not given.
+TABLE_PRESET = {"hidden_units": (10, 10), "latent_dim": 4, "output_activation": None}
+MNIST_PRESET = {"hidden_units": (1024,), "latent_dim": 256, "output_activation": "sigmoid"}
+CIFAR_PRESET = {"hidden_units": (1024, 512), "latent_dim": 256, "output_activation": None}
+
+
+def preset_for(n_features: int) -> dict:
+    """The paper's network for an input of ``n_features``: tables (<= 64), MNIST-size (<= 1024), CIFAR-size."""
+    if n_features <= 64:
+        return TABLE_PRESET
+    return MNIST_PRESET if n_features <= 1024 else CIFAR_PRESET
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DASVDD(Detector):
+    """Deep Autoencoding SVDD: autoencoder + trainable hypersphere centre.
+
+    Args:
+        input_shape: shape of one sample, e.g. (28, 28, 1), (32, 32, 3) or (8,).
+        encoder: "dense" (the paper's MLP; images are flattened inside) or "conv" (a conv
+            encoder/decoder for images whose sides are divisible by 4).
+        hidden_units: widths of the dense encoder's hidden layers (decoder mirrors them). Default by
+            input size: (1024,) for MNIST-size inputs, (1024, 512) for CIFAR-size, (10, 10) for tables.
+        latent_dim: size of the code z: 256 for images, 4 for tables by default.
+        output_activation: decoder output activation; "sigmoid" for MNIST-size inputs in [0, 1],
+            linear otherwise (pass "sigmoid" only for data scaled to [0, 1]).
+        kappa: fraction of each batch that trains the network; the rest trains the centre. 0.9.
+        gamma: weight of the SVDD term; None computes it before training (eq. 6).
+        gamma_trials: T, the number of random initialisations averaged for gamma. 10.
+        seed: seed for initialisation, the centre draw and the gamma trials.
+
+    Fitted state: ``center`` (latent_dim,), ``gamma`` (float), ``threshold`` after ``calibrate``.
+
+    Example:
+        >>> from keras_oneclass import DASVDD, datasets
+        >>> train_ds, (x_test, y_test) = datasets.load_oneclass("mnist", normal_class=0)
+        >>> model = DASVDD(input_shape=(28, 28, 1), seed=0)
+        >>> model.fit(train_ds, epochs=30)
+        >>> scores = model.predict(x_test)          # (10000,) float32
+    """
+
+    default_batch_size = 200
+    learning_rate = 1e-3
+    weight_decay = 1e-7
+    center_learning_rate = 1.0
+
+    def __init__(self, input_shape, encoder: str = "dense", hidden_units: Sequence[int] | None = None,
+                 latent_dim: int | None = None, output_activation: str | None = "auto", kappa: float = 0.9,
+                 gamma: float | None = None, gamma_trials: int = 10, seed: int | None = None, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        if encoder not in ("dense", "conv"):
+            raise ValueError(f"encoder must be 'dense' or 'conv', got {encoder!r}.")
+        if not 0.0 < kappa < 1.0:
+            raise ValueError(f"kappa must be in (0, 1), got {kappa}.")
+        if gamma is not None and not (np.isfinite(gamma) and gamma >= 0):
+            raise ValueError(f"gamma must be a non-negative number or None (computed), got {gamma!r}.")
+        if int(gamma_trials) < 1:
+            raise ValueError(f"gamma_trials must be >= 1, got {gamma_trials}.")
+        preset = preset_for(int(math.prod(self.sample_shape)))
+        self.encoder_type = encoder
+        self.hidden_units = tuple(int(u) for u in (preset["hidden_units"] if hidden_units is None else hidden_units))
+        self.latent_dim = int(preset["latent_dim"] if latent_dim is None else latent_dim)
+        self.output_activation = preset["output_activation"] if output_activation == "auto" else output_activation
+        self.kappa = float(kappa)
+        self.gamma_trials = int(gamma_trials)
+        self.encoder, self.decoder = self._networks(self.seed_for(0))
+        self.center = self.add_weight(
+            name="center", shape=(self.latent_dim,), dtype="float32", trainable=True,
+            initializer=keras.initializers.RandomNormal(0.0, 1.0, seed=self.seed_for(1)))
+        self._gamma = self.add_weight(
+            name="gamma", shape=(), dtype="float32", trainable=False,
+            initializer=keras.initializers.Constant(float("nan") if gamma is None else float(gamma)))
+        self.total_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.svdd_tracker = keras.metrics.Mean(name="svdd_loss")
+        self.build()
+
+    def _networks(self, seed):
+        if self.encoder_type == "conv":
+            if len(self.sample_shape) != 3:
+                raise ValueError(f"encoder='conv' needs images (H, W, C), got input_shape={self.sample_shape}.")
+            return conv_autoencoder(self.sample_shape, latent_dim=self.latent_dim,
+                                    output_activation=self.output_activation, seed=seed)
+        return dense_autoencoder(self.sample_shape, self.hidden_units, self.latent_dim,
+                                 output_activation=self.output_activation, seed=seed)
+
+    # ----------------------------------------------------------------------------- state
+    @property
+    def gamma(self) -> float | None:
+        """Weight of the SVDD term; None until computed at the start of ``fit``."""
+        value = float(self._gamma.numpy())
+        return None if math.isnan(value) else value
+
+    @gamma.setter
+    def gamma(self, value: float) -> None:
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"gamma must be a non-negative finite number, got {value!r}.")
+        self._gamma.assign(float(value))
+
+    def hyperparameters(self):
+        return {"encoder": self.encoder_type, "hidden_units": list(self.hidden_units),
+                "latent_dim": self.latent_dim, "output_activation": self.output_activation,
+                "kappa": self.kappa, "gamma": self.gamma, "gamma_trials": self.gamma_trials}
+
+    def xla_on_cpu(self) -> bool:
+        return self.encoder_type == "dense"
+
+    @property
+    def network_variables(self):
+        """Trainable variables of the autoencoder (everything but the centre)."""
+        return self.encoder.trainable_variables + self.decoder.trainable_variables
+
+    @property
+    def metrics(self):
+        return [self.total_tracker, self.reconstruction_tracker, self.svdd_tracker]
+
+    # ----------------------------------------------------------------------------- training
+    def compile(self, optimizer=None, center_optimizer=None, **kwargs):
+        """Adam(1e-3, weight decay 1e-7) for the network and Adagrad(1.0) for the centre by default.
+
+        Under ``mixed_float16`` both are wrapped in a ``LossScaleOptimizer``.
+        """
+        optimizer = optimizer or keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay)
+        center_optimizer = center_optimizer or keras.optimizers.Adagrad(
+            self.center_learning_rate, initial_accumulator_value=0.0, epsilon=1e-10)
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.network_variables)  # so a saved optimizer state loads back
+        self.center_optimizer = precision.loss_scaled(center_optimizer, precision.is_mixed(self))
+        self.center_optimizer.build([self.center])
+
+    def estimate_gamma(self, x) -> float:
+        """Eq. 6: mean reconstruction error / mean ||z||^2 over ``gamma_trials`` random networks (c = 0)."""
+        ratios = []
+        for trial in range(self.gamma_trials):
+            encoder, decoder = self._networks(self.seed_for(100 + trial))
+            reconstruction, distance = 0.0, 0.0
+            for batch in iterate_batches(x):
+                z = encoder(batch, training=False)
+                reconstruction += float(ops.sum(squared_error_per_sample(batch, decoder(z, training=False))))
+                distance += float(ops.sum(squared_distance(z, ops.zeros((self.latent_dim,)))))
+            if distance <= 0:
+                raise ValueError("gamma cannot be estimated: every random encoder mapped the data to zero. "
+                                 "Pass gamma=... explicitly.")
+            ratios.append(reconstruction / distance)
+        return float(np.mean(ratios))
+
+    def prepare_fit(self, x) -> None:
+        if self.gamma is None:
+            self.gamma = self.estimate_gamma(x)
+
+    def _split(self, x):
+        """(first kappa of the batch for the network, the rest for the centre); never empty."""
+        batch = ops.shape(x)[0]
+        n_center = ops.maximum(batch - ops.cast(ops.ceil(self.kappa * ops.cast(batch, "float32")), "int32"), 1)
+        n_network = ops.maximum(batch - n_center, 1)
+        return x[:n_network], x[batch - n_center:]
+
+    def train_step(self, data):
+        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+
+        x_network, x_center = self._split(features_of(data))
+        network_variables = self.network_variables
+        center = ops.stop_gradient(ops.convert_to_tensor(self.center))
+        with tf.GradientTape() as tape:
+            z = self.encoder(x_network, training=True)
+            reconstruction = ops.mean(squared_error_per_sample(x_network, self.decoder(z, training=True)))
+            svdd = ops.mean(squared_distance(z, center))
+            loss = reconstruction + self._gamma * svdd
+            scaled = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(scaled, network_variables), network_variables)
+
+        z_center = ops.stop_gradient(self.encoder(x_center, training=True))
+        with tf.GradientTape() as tape:
+            center_loss = ops.mean(squared_distance(z_center, self.center))
+            scaled = self.center_optimizer.scale_loss(center_loss)
+        self.center_optimizer.apply(tape.gradient(scaled, [self.center]), [self.center])
+
+        self.total_tracker.update_state(loss)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.svdd_tracker.update_state(svdd)
+        return {m.name: m.result() for m in self.metrics}
+
+    # ----------------------------------------------------------------------------- scoring
+    def call(self, x, training=False):
+        """Reconstruction of ``x`` (the network's natural output)."""
+        return self.decoder(self.encoder(x, training=training), training=training)
+
+    def score(self, x):
+        z = self.encoder(x, training=False)
+        reconstruction = squared_error_per_sample(x, self.decoder(z, training=False))
+        return reconstruction + self._gamma * squared_distance(z, self.center)

@@ -1,0 +1,72 @@
+"""Convolutional encoder/decoder pairs for images."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+
+from keras_oneclass.networks.initializers import SeedSequence, torch_default
+
+
+def conv_autoencoder(
+    input_shape: Sequence[int],
+    filters: Sequence[int] = (32, 64),
+    latent_dim: int = 128,
+    kernel_size: int = 5,
+    output_activation: str | None = "sigmoid",
+    negative_slope: float = 0.01,
+    seed: int | None = None,
+    name: str = "conv_autoencoder",
+) -> tuple[keras.Model, keras.Model]:
+    """A conv encoder (conv + leaky ReLU + 2x2 max-pool per stage, dense code) and its mirror.
+
+    Args:
+        input_shape: (H, W, C); H and W must be divisible by 2 ** len(filters).
+        filters: filters per stage, encoder order.
+        latent_dim: size of the dense code.
+    Returns:
+        (encoder: (B, H, W, C) -> (B, latent_dim), decoder: (B, latent_dim) -> (B, H, W, C))
+    """
+    height, width, channels = (int(d) for d in input_shape)
+    factor = 2 ** len(filters)
+    if height % factor or width % factor:
+        raise ValueError(f"input_shape {tuple(input_shape)}: height and width must be divisible by {factor} "
+                         f"for {len(filters)} pooling stages.")
+    seeds = SeedSequence(seed)
+
+    def act(name):
+        return keras.layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_act")
+
+    inputs = keras.Input((height, width, channels), name="x")
+    h, fan_in = inputs, channels
+    for i, f in enumerate(filters):
+        h = keras.layers.Conv2D(f, kernel_size, padding="same", name=f"encoder_conv_{i}",
+                                **torch_default(fan_in * kernel_size ** 2, seeds.next()))(h)
+        h = act(f"encoder_conv_{i}")(h)
+        h = keras.layers.MaxPooling2D(2)(h)
+        fan_in = f
+    grid = (height // factor, width // factor, filters[-1])
+    h = keras.layers.Flatten()(h)
+    code = keras.layers.Dense(latent_dim, name="code",
+                              **torch_default(grid[0] * grid[1] * grid[2], seeds.next()))(h)
+    code = act("code")(code)
+    encoder = keras.Model(inputs, code, name=f"{name}_encoder")
+
+    latent = keras.Input((latent_dim,), name="z")
+    h = keras.layers.Dense(grid[0] * grid[1] * grid[2], name="decoder_dense",
+                           **torch_default(latent_dim, seeds.next()))(latent)
+    h = act("decoder_dense")(h)
+    h = keras.layers.Reshape(grid)(h)
+    fan_in = filters[-1]
+    for i, f in enumerate(reversed(list(filters))):
+        h = keras.layers.UpSampling2D(2)(h)
+        h = keras.layers.Conv2D(f, kernel_size, padding="same", name=f"decoder_conv_{i}",
+                                **torch_default(fan_in * kernel_size ** 2, seeds.next()))(h)
+        h = act(f"decoder_conv_{i}")(h)
+        fan_in = f
+    outputs = keras.layers.Conv2D(channels, kernel_size, padding="same", activation=output_activation,
+                                  name="reconstruction", dtype="float32",
+                                  **torch_default(fan_in * kernel_size ** 2, seeds.next()))(h)
+    decoder = keras.Model(latent, outputs, name=f"{name}_decoder")
+    return encoder, decoder

@@ -1,0 +1,41 @@
+"""Shared fixtures: small data the tests make, the shared data folder, and a clean dtype policy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(relative: str) -> Path:
+    """Path inside ../shared/data, or skip the test with the reason when it is not there."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (the tests expect ../shared/data beside the checkout)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def float32_policy():
+    """Every test starts and ends under the float32 policy, whatever it changed."""
+    keras.mixed_precision.set_global_policy("float32")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def blobs(n_normal: int = 256, n_anomalous: int = 64, shape=(8,), seed: int = 0):
+    """Normal samples near one point, anomalies shifted away: (x_train, x_test, y_test) float32/int."""
+    rng = np.random.default_rng(seed)
+    normal = rng.normal(0.5, 0.05, size=(2 * n_normal, *shape))
+    anomalous = rng.normal(0.5, 0.05, size=(n_anomalous, *shape)) + rng.choice([-0.3, 0.3], size=(n_anomalous, *shape))
+    x_train = normal[:n_normal].astype("float32")
+    x_test = np.concatenate([normal[n_normal:], anomalous]).astype("float32")
+    y_test = np.r_[np.zeros(n_normal, int), np.ones(n_anomalous, int)]
+    return x_train, x_test, y_test

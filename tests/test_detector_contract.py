@@ -1,0 +1,118 @@
+"""One parametrised test of the public contract (ARCHITECTURE.md section 1) over every detector."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import blobs
+from keras_oneclass import DASVDD, NotFittedError, metrics
+
+# name -> (factory(seed), sample shape, epochs). New detectors join the contract by adding a row.
+DETECTORS = {
+    "dasvdd_dense": (lambda seed: DASVDD(input_shape=(8,), seed=seed), (8,), 20),
+    "dasvdd_conv": (lambda seed: DASVDD(input_shape=(8, 8, 1), encoder="conv", latent_dim=16, seed=seed), (8, 8, 1), 5),
+}
+
+
+@pytest.fixture(params=sorted(DETECTORS), scope="module")
+def trained(request, tmp_path_factory):
+    factory, shape, epochs = DETECTORS[request.param]
+    x_train, x_test, y_test = blobs(shape=shape)
+    model = factory(0)
+    history = model.fit(x_train, epochs=epochs, verbose=0)  # no compile(): defaults apply
+    return {"name": request.param, "factory": factory, "shape": shape, "epochs": epochs, "model": model,
+            "history": history, "x_train": x_train, "x_test": x_test, "y_test": y_test,
+            "tmp": tmp_path_factory.mktemp(request.param)}
+
+
+def test_fit_without_compile_trains_and_scores_separate_anomalies(trained):
+    losses = trained["history"].history["loss"]
+    assert np.isfinite(losses).all()
+    scores = trained["model"].predict(trained["x_test"], verbose=0)
+    assert scores.shape == (len(trained["x_test"]),) and scores.dtype == np.float32
+    assert metrics.roc_auc(trained["y_test"], scores) > 0.9
+
+
+def test_calibrate_percentile_and_detect(trained):
+    model = trained["model"]
+    threshold = model.calibrate(trained["x_train"], percentile=90)
+    assert model.threshold == pytest.approx(threshold)
+    flagged = model.detect(trained["x_train"])
+    assert flagged.dtype == bool and 0.05 <= flagged.mean() <= 0.15
+
+
+def test_calibrate_f1_uses_labels(trained):
+    model = trained["model"]
+    scores = model.predict(trained["x_test"], verbose=0)
+    threshold = model.calibrate(trained["x_test"], trained["y_test"])
+    assert threshold == pytest.approx(metrics.best_f1_threshold(trained["y_test"], scores)[0], rel=1e-5)
+
+
+def test_save_and_load_restore_identical_scores_and_threshold(trained):
+    model = trained["model"]
+    model.calibrate(trained["x_train"], percentile=95)
+    path = trained["tmp"] / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(loaded.predict(trained["x_test"], verbose=0),
+                                  model.predict(trained["x_test"], verbose=0))
+    assert loaded.threshold == model.threshold
+    np.testing.assert_array_equal(loaded.detect(trained["x_test"]), model.detect(trained["x_test"]))
+
+
+def test_same_seed_gives_identical_scores(trained):
+    def run():
+        model = trained["factory"](3)
+        model.fit(trained["x_train"], epochs=2, verbose=0, shuffle=False)
+        return model.predict(trained["x_test"], verbose=0)
+    np.testing.assert_allclose(run(), run(), rtol=1e-5, atol=1e-6)
+
+
+def test_fit_accepts_a_labelled_dataset(trained):
+    x, y = trained["x_train"], np.zeros(len(trained["x_train"]))
+    model = trained["factory"](1)
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(64), epochs=1, verbose=0)
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
+def test_predict_before_fit_raises(trained):
+    model = trained["factory"](0)
+    with pytest.raises(NotFittedError, match="before fit"):
+        model.predict(trained["x_test"])
+    assert issubclass(NotFittedError, ValueError)
+
+
+def test_detect_before_calibrate_names_calibrate(trained):
+    model = trained["factory"](0)
+    model.fit(trained["x_train"], epochs=1, verbose=0)
+    with pytest.raises(NotFittedError, match="calibrate"):
+        model.detect(trained["x_test"])
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    ("wrong_shape", ValueError, "expected \\(N, "),
+    ("wrong_rank", ValueError, "expected \\(N, "),
+    ("nan", ValueError, "NaN or inf"),
+    ("empty", ValueError, "empty"),
+    ("unbatched", ValueError, "batch it"),
+    ("strings", TypeError, "numeric"),
+])
+def test_bad_input_raises_clear_errors(trained, bad, error, message):
+    x = trained["x_train"]
+    inputs = {
+        "wrong_shape": np.zeros((4, *[d + 1 for d in trained["shape"]]), "float32"),
+        "wrong_rank": x[0],
+        "nan": np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x),
+        "empty": x[:0],
+        "unbatched": tf.data.Dataset.from_tensor_slices(x),
+        "strings": np.full((2, *trained["shape"]), "a"),
+    }[bad]
+    with pytest.raises(error, match=message):
+        trained["model"].fit(inputs, epochs=1, verbose=0)
+    if bad != "unbatched":
+        with pytest.raises(error, match=message):
+            trained["model"].predict(inputs)
