@@ -167,14 +167,25 @@ class Detector(keras.Model):
         validate_input(x, self.sample_shape, "x")
         if not self.compiled:
             self.compile()
+        if not isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) and not kwargs.get("validation_split"):
+            x = self.array_pipeline(x, batch_size or self.default_batch_size, kwargs.pop("shuffle", True))
+            y = None  # one-class training ignores labels
         if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
+            batch_size = None
         elif batch_size is None:
             batch_size = self.default_batch_size
         self.prepare_fit(x)
         history = super().fit(x, y, batch_size=batch_size, **kwargs)
         self._fitted.assign(1.0)
         return history
+
+    def array_pipeline(self, x, batch_size: int, shuffle: bool = True) -> tf.data.Dataset:
+        """A lean tf.data pipeline over an in-memory array, reshuffled each epoch with the seed."""
+        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(x, dtype=np.float32))
+        if shuffle:
+            dataset = dataset.shuffle(len(x), seed=self.seed_for(2), reshuffle_each_iteration=True)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     # ----------------------------------------------------------------------------- scoring
     def score(self, x):
