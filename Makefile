@@ -21,7 +21,7 @@ test: venv
 	$(PY) -m pytest -q tests
 
 demo: venv
-	$(PY) examples/wood_surface.py
+	$(PY) examples/dasvdd_mnist.py
 
 bench: venv
 	$(PY) benchmarks/dasvdd_paper.py
