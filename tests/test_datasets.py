@@ -214,12 +214,12 @@ def test_load_image_folder_order_labels_and_cache(tmp_path, monkeypatch):
     np.testing.assert_array_equal(images[4], png)  # png is lossless: exact pixels
     assert list((tmp_path / "cache").glob("*.npz"))
 
-    import keras_oneclass.datasets.oneclass as oneclass
+    import keras_oneclass.datasets.image_folder as image_folder
 
     def no_decode(*args, **kwargs):
         raise AssertionError("decoded again although the cache should hit")
 
-    monkeypatch.setattr(oneclass, "_decode_images", no_decode)
+    monkeypatch.setattr(image_folder, "_decode_images", no_decode)
     cached, cached_labels, cached_names = datasets.load_image_folder(root)
     np.testing.assert_array_equal(cached, images)
     np.testing.assert_array_equal(cached_labels, labels)

@@ -1,6 +1,7 @@
 """Dataset loaders (local data first, then download) and preprocessing for one-class detection."""
 
-from keras_oneclass.datasets.oneclass import CIFAR10_CLASSES, load_image_folder, load_oneclass
+from keras_oneclass.datasets.image_folder import load_image_folder
+from keras_oneclass.datasets.oneclass import CIFAR10_CLASSES, load_oneclass
 from keras_oneclass.datasets.preprocessing import (
     fit_min_max,
     fit_standardize,

@@ -1,4 +1,4 @@
-"""One-class splits of MNIST, Fashion-MNIST and CIFAR-10, and a class-per-folder image reader.
+"""One-class splits of MNIST, Fashion-MNIST and CIFAR-10.
 
 The one-class protocol (Ruff et al., "Deep One-Class Classification", ICML 2018, sec. 4.1):
 one class is "normal"; training uses only that class of the training split; the whole test
@@ -7,13 +7,12 @@ split is scored, labelled 0 for the normal class and 1 (anomaly) for every other
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from keras_oneclass.datasets.image_folder import read_image_folder
 from keras_oneclass.datasets.locate import find_local, missing_data_error, search_locations
 from keras_oneclass.datasets.preprocessing import (
     fit_min_max,
@@ -29,15 +28,12 @@ FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
-CACHE_ENV_VAR = "KERAS_ONECLASS_CACHE"
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 PREPROCESSING = ("default", "scale", "gcn_minmax", "gcn_l2", "none")
 _IDX_FILES = (
     "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
     "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
 )
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-_CACHE_VERSION = 1
 
 
 def _is_npz(candidate: Path) -> bool:
@@ -79,174 +75,6 @@ _ALIASES = {"fmnist": "fashion_mnist", "fashion-mnist": "fashion_mnist", "cifar-
 
 
 # --------------------------------------------------------------------------------------------
-# class-per-folder images
-
-
-def _cache_dir() -> Path:
-    value = os.environ.get(CACHE_ENV_VAR)
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "keras_oneclass"
-
-
-def _list_image_folder(root: Path, class_names) -> tuple[list[str], list[int], list[str], float]:
-    """Sorted image files of a class-per-folder tree, their labels, the classes, latest mtime."""
-    found = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
-    if class_names is None:
-        class_names = found
-    else:
-        class_names = [str(name) for name in class_names]
-        if sorted(class_names) != found:
-            raise ValueError(
-                f"`class_names` {class_names} do not match the class folders {found} "
-                f"under {root}."
-            )
-    files, labels, latest = [], [], os.stat(root).st_mtime
-    for label, class_name in enumerate(class_names):
-        class_files = []
-        for folder, subfolders, names in os.walk(root / class_name):
-            subfolders.sort()
-            latest = max(latest, os.stat(folder).st_mtime)
-            for name in names:
-                if name.lower().endswith(IMAGE_EXTENSIONS):
-                    full = os.path.join(folder, name)
-                    latest = max(latest, os.stat(full).st_mtime)
-                    class_files.append(full)
-        class_files.sort()
-        files.extend(class_files)
-        labels.extend([label] * len(class_files))
-    if not files:
-        raise ValueError(
-            f"`root` {str(root)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}) in class "
-            "sub-folders; expected root/<class>/<image>."
-        )
-    return files, labels, class_names, latest
-
-
-def _decode_images(files: list[str], image_size, color_mode: str, root: Path) -> np.ndarray:
-    """Decodes image files to one uint8 array (N, H, W, C) with a parallel tf.data pipeline."""
-    import keras
-    import tensorflow as tf
-
-    def decode(file):
-        raw = tf.io.read_file(file)
-        image = tf.cond(
-            tf.io.is_jpeg(raw),
-            # INTEGER_ACCURATE gives the same pixels as PIL / libjpeg's default IDCT.
-            lambda: tf.io.decode_jpeg(raw, channels=3, dct_method="INTEGER_ACCURATE"),
-            lambda: tf.io.decode_image(raw, channels=3, expand_animations=False),
-        )
-        if color_mode == "grayscale" or image_size is not None:
-            image = tf.cast(image, tf.float32)
-            if color_mode == "grayscale":
-                image = tf.image.rgb_to_grayscale(image)
-            if image_size is not None:
-                image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
-            image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
-        return image
-
-    chunk = 1000
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(files)
-        .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .batch(chunk)
-        .prefetch(2)
-    )
-    print(f"Decoding {len(files)} images from {root} (cached after this first load)")
-    progbar = keras.utils.Progbar(len(files), verbose=1 if sys.stdout.isatty() else 2,
-                                  unit_name="image")
-    parts, done = [], 0
-    try:
-        for batch in dataset:
-            parts.append(batch.numpy())
-            done += len(parts[-1])
-            progbar.update(done)
-    except tf.errors.InvalidArgumentError as error:
-        raise ValueError(
-            f"Could not decode the images under {root}: {error.message.splitlines()[0]}. "
-            "If the images differ in size, pass `image_size=(height, width)`."
-        ) from None
-    return np.concatenate(parts)
-
-
-def _read_image_folder(root, image_size=None, color_mode="rgb", class_names=None, cache=True):
-    """As `load_image_folder`, but returns the images as uint8 (cheaper to cache and slice)."""
-    if color_mode not in ("rgb", "grayscale"):
-        raise ValueError(f"`color_mode` must be 'rgb' or 'grayscale'; got {color_mode!r}.")
-    if image_size is not None:
-        if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-            image_size = (int(image_size), int(image_size))
-        elif (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-              or not all(isinstance(s, (int, np.integer)) and s > 0 for s in image_size)):
-            raise ValueError(
-                f"`image_size` must be None, a positive int or (height, width); got {image_size!r}."
-            )
-        image_size = (int(image_size[0]), int(image_size[1]))
-    root = Path(root).expanduser().resolve()
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"`root` {str(root)!r} is not a folder; expected root/<class>/*.jpg."
-        )
-    files, labels, class_names, latest = _list_image_folder(root, class_names)
-    key = repr((_CACHE_VERSION, str(root), len(files), latest, image_size, color_mode,
-                list(class_names)))
-    cache_file = _cache_dir() / f"image_folder_{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
-    if cache and cache_file.is_file():
-        try:
-            with np.load(cache_file, allow_pickle=False) as stored:
-                if stored["key"].item() == key:
-                    return stored["images"], stored["labels"], list(class_names)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable cache entry: decode again and overwrite it
-    images = _decode_images(files, image_size, color_mode, root)
-    labels = np.asarray(labels, dtype=np.int32)
-    if cache:
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            with open(partial, "wb") as handle:
-                np.savez(handle, images=images, labels=labels, key=np.asarray(key))
-            os.replace(partial, cache_file)
-        except OSError as error:
-            print(f"Could not write the image cache {cache_file}: {error}", file=sys.stderr)
-    return images, labels, list(class_names)
-
-
-def load_image_folder(
-    root: str | os.PathLike,
-    image_size: int | tuple[int, int] | None = None,
-    color_mode: str = "rgb",
-    class_names: list[str] | None = None,
-    cache: bool = True,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Reads a class-per-folder image tree (`root/<class>/*.jpg|jpeg|png|bmp`).
-
-    Classes are the sub-folders in sorted order (or in the order of `class_names`); files are
-    read in sorted order. Decoding runs in a parallel tf.data pipeline; the decoded arrays are
-    cached (uncompressed .npz) under `$KERAS_ONECLASS_CACHE` or `~/.cache/keras_oneclass/`,
-    keyed by the absolute folder, file count and latest modification time, so a second load
-    only reads the cache.
-
-    Args:
-        root: folder holding one sub-folder per class.
-        image_size: None (all images must share one size), an int, or (height, width) to
-            resize to (bilinear, antialiased).
-        color_mode: `"rgb"` (3 channels) or `"grayscale"` (1 channel).
-        class_names: class folder names in label order; must match the folders present.
-        cache: read and write the decoded-array cache.
-
-    Returns:
-        `(images, labels, class_names)`: images float32 (N, H, W, C) with values 0..255,
-        labels int32 (N,), class_names list of str.
-
-    Example:
-        >>> images, labels, names = load_image_folder("data/cifar10/test")  # doctest: +SKIP
-        >>> images.shape, names[0]  # doctest: +SKIP
-        ((10000, 32, 32, 3), 'airplane')
-    """
-    images, labels, names = _read_image_folder(root, image_size, color_mode, class_names, cache)
-    return images.astype(np.float32), labels, names
-
-
-# --------------------------------------------------------------------------------------------
 # raw datasets
 
 
@@ -281,9 +109,9 @@ def _read_local(name: str, found: Path, cache: bool):
         return _read_npz(found)
     if name == "fashion_mnist":
         return tuple(_read_idx(found / file) for file in _IDX_FILES)
-    x_train, y_train, _ = _read_image_folder(found / "train", class_names=CIFAR10_CLASSES,
+    x_train, y_train, _ = read_image_folder(found / "train", class_names=CIFAR10_CLASSES,
                                              cache=cache)
-    x_test, y_test, _ = _read_image_folder(found / "test", class_names=CIFAR10_CLASSES,
+    x_test, y_test, _ = read_image_folder(found / "test", class_names=CIFAR10_CLASSES,
                                            cache=cache)
     return x_train, y_train, x_test, y_test
 
