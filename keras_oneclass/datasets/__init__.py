@@ -1,5 +1,6 @@
 """Dataset loaders (local data first, then download) and preprocessing for one-class detection."""
 
+from keras_oneclass.datasets.folder import FolderData, LabelledImages, load_folder, read_folder
 from keras_oneclass.datasets.image_folder import load_image_folder
 from keras_oneclass.datasets.oneclass import CIFAR10_CLASSES, load_oneclass
 from keras_oneclass.datasets.preprocessing import (
@@ -13,12 +14,16 @@ from keras_oneclass.datasets.tabular import load_odds
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "FolderData",
+    "LabelledImages",
     "fit_min_max",
     "fit_standardize",
     "global_contrast_normalization",
+    "load_folder",
     "load_image_folder",
     "load_odds",
     "load_oneclass",
     "min_max_scale",
+    "read_folder",
     "standardize",
 ]

@@ -58,6 +58,47 @@ def _list_image_folder(root: Path, class_names) -> tuple[list[str], list[int], l
     return files, labels, class_names, latest
 
 
+def as_image_size(image_size) -> tuple[int, int] | None:
+    """None, an int or (height, width) -> None or (height, width); ValueError otherwise."""
+    if image_size is None:
+        return None
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool) and image_size > 0:
+        return int(image_size), int(image_size)
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in image_size)):
+        raise ValueError(
+            f"`image_size` must be None, a positive int or (height, width); got {image_size!r}."
+        )
+    return int(image_size[0]), int(image_size[1])
+
+
+def cached_arrays(prefix: str, key: str, build, cache: bool = True) -> dict[str, np.ndarray]:
+    """``build()`` (a dict of arrays), read from / written to the decode cache under ``key``.
+
+    The cache file is ``<cache dir>/<prefix>_<sha1(key)>.npz``; an entry whose stored key differs
+    or that cannot be read is rebuilt and overwritten. Writes are atomic (temp file + rename).
+    """
+    cache_file = _cache_dir() / f"{prefix}_{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
+    if cache and cache_file.is_file():
+        try:
+            with np.load(cache_file, allow_pickle=False) as stored:
+                if stored["key"].item() == key:
+                    return {name: stored[name] for name in stored.files if name != "key"}
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache entry: decode again and overwrite it
+    arrays = build()
+    if cache:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            with open(partial, "wb") as handle:
+                np.savez(handle, key=np.asarray(key), **arrays)
+            os.replace(partial, cache_file)
+        except OSError as error:
+            print(f"Could not write the image cache {cache_file}: {error}", file=sys.stderr)
+    return arrays
+
+
 def _decode_images(files: list[str], image_size, color_mode: str, root: Path) -> np.ndarray:
     """Decodes image files to one uint8 array (N, H, W, C) with a parallel tf.data pipeline."""
     import keras
@@ -108,15 +149,7 @@ def read_image_folder(root, image_size=None, color_mode="rgb", class_names=None,
     """As `load_image_folder`, but returns the images as uint8 (cheaper to cache and slice)."""
     if color_mode not in ("rgb", "grayscale"):
         raise ValueError(f"`color_mode` must be 'rgb' or 'grayscale'; got {color_mode!r}.")
-    if image_size is not None:
-        if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-            image_size = (int(image_size), int(image_size))
-        elif (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-              or not all(isinstance(s, (int, np.integer)) and s > 0 for s in image_size)):
-            raise ValueError(
-                f"`image_size` must be None, a positive int or (height, width); got {image_size!r}."
-            )
-        image_size = (int(image_size[0]), int(image_size[1]))
+    image_size = as_image_size(image_size)
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise FileNotFoundError(
@@ -125,26 +158,13 @@ def read_image_folder(root, image_size=None, color_mode="rgb", class_names=None,
     files, labels, class_names, latest = _list_image_folder(root, class_names)
     key = repr((_CACHE_VERSION, str(root), len(files), latest, image_size, color_mode,
                 list(class_names)))
-    cache_file = _cache_dir() / f"image_folder_{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
-    if cache and cache_file.is_file():
-        try:
-            with np.load(cache_file, allow_pickle=False) as stored:
-                if stored["key"].item() == key:
-                    return stored["images"], stored["labels"], list(class_names)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable cache entry: decode again and overwrite it
-    images = _decode_images(files, image_size, color_mode, root)
-    labels = np.asarray(labels, dtype=np.int32)
-    if cache:
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            with open(partial, "wb") as handle:
-                np.savez(handle, images=images, labels=labels, key=np.asarray(key))
-            os.replace(partial, cache_file)
-        except OSError as error:
-            print(f"Could not write the image cache {cache_file}: {error}", file=sys.stderr)
-    return images, labels, list(class_names)
+
+    def decode():
+        return {"images": _decode_images(files, image_size, color_mode, root),
+                "labels": np.asarray(labels, dtype=np.int32)}
+
+    arrays = cached_arrays("image_folder", key, decode, cache)
+    return arrays["images"], arrays["labels"], list(class_names)
 
 
 def load_image_folder(
