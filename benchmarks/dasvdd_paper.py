@@ -10,6 +10,7 @@ Usage:
     python benchmarks/dasvdd_paper.py --datasets mnist --epochs 30 --seeds 3
     python benchmarks/dasvdd_paper.py --quick                # smoke run: 2 epochs, 1 seed, class 0
     python benchmarks/dasvdd_paper.py --report               # only re-render the markdown
+    python benchmarks/dasvdd_paper.py --report --merge benchmarks/results/dasvdd_paper_cifar10.json
 """
 
 from __future__ import annotations
@@ -179,6 +180,8 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, 1 seed, class 0")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown table")
     parser.add_argument("--out", type=Path, default=JSON_PATH)
+    parser.add_argument("--merge", nargs="+", type=Path, default=[],
+                        help="result JSONs of runs split over several processes, merged into --out")
     parser.add_argument("--preprocessing", default=None,
                         help="override the image preprocessing (default: the authors' per dataset)")
     args = parser.parse_args(argv)
@@ -187,6 +190,10 @@ def main(argv=None) -> None:
         args.out = args.out.with_name("dasvdd_paper_quick.json")
     results = load_json(args.out)
     results["machine"] = machine()
+    for other in args.merge:
+        results.setdefault("tasks", {}).update(load_json(other).get("tasks", {}))
+    if args.merge:
+        save_json(args.out, results)
     if not args.report:
         for dataset in args.datasets:
             for normal_class in ([None] if dataset == "pima" else args.classes):

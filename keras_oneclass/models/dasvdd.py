@@ -11,6 +11,11 @@ normal data (Sections 3 and 4.3 of the paper):
   T = 10 randomly initialised networks (with c = 0);
 - the anomaly score is  ||x_hat - x||^2 + gamma * ||z - c||^2.
 
+Data as the authors' code: MNIST scaled to [0, 1] (``load_oneclass("mnist")``); CIFAR-10 with
+per-image global contrast normalisation, l2 (``load_oneclass("cifar10", preprocessing="gcn_l2")``):
+with Deep SVDD's GCN-l1 + min-max instead, airplane-as-normal fell from 66.7 to 62.8 AUC
+(10 epochs, seed 0).
+
 As in the authors' reference code, ||x_hat - x||^2 is averaged over input features (MSE) and
 ||z - c||^2 is summed over latent units; gamma is computed with the same convention, so the two
 terms of the score are balanced whatever the input size.
