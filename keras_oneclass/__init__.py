@@ -3,6 +3,12 @@
 from keras_oneclass import datasets, metrics, precision
 from keras_oneclass.detector import Detector, NotFittedError
 from keras_oneclass.models.dasvdd import DASVDD
+from keras_oneclass.models.autoencoder import ConvAutoencoder, DenseAutoencoder
+from keras_oneclass.models.vae import VAE
+from keras_oneclass.models.ganomaly import GANomaly
+from keras_oneclass.layers import Sampling
+from keras_oneclass import callbacks, postprocessing
 
 __version__ = "0.1.0"
-__all__ = ["DASVDD", "Detector", "NotFittedError", "datasets", "metrics", "precision"]
+__all__ = ["ConvAutoencoder", "DASVDD", "DenseAutoencoder", "Detector", "GANomaly", "NotFittedError", "Sampling", "VAE",
+           "callbacks", "datasets", "metrics", "postprocessing", "precision"]

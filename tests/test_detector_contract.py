@@ -8,12 +8,18 @@ import pytest
 import tensorflow as tf
 
 from conftest import blobs
-from keras_oneclass import DASVDD, NotFittedError, metrics
+from keras_oneclass import DASVDD, VAE, ConvAutoencoder, DenseAutoencoder, GANomaly, NotFittedError, metrics
 
 # name -> (factory(seed), sample shape, epochs). New detectors join the contract by adding a row.
 DETECTORS = {
     "dasvdd_dense": (lambda seed: DASVDD(input_shape=(8,), seed=seed), (8,), 20),
     "dasvdd_conv": (lambda seed: DASVDD(input_shape=(8, 8, 1), encoder="conv", latent_dim=16, seed=seed), (8, 8, 1), 5),
+    "ae_dense": (lambda seed: DenseAutoencoder(input_shape=(8,), hidden_units=(16,), latent_dim=4, seed=seed), (8,), 20),
+    "ae_conv": (lambda seed: ConvAutoencoder(input_shape=(8, 8, 1), filters=(4, 8, 8), seed=seed), (8, 8, 1), 5),
+    "vae_dense": (lambda seed: VAE(input_shape=(8,), hidden_units=(16,), latent_dim=4, seed=seed), (8,), 20),
+    "vae_conv": (lambda seed: VAE(input_shape=(16, 16, 1), encoder="conv", filters=(4, 8, 8, 8), latent_dim=4,
+                                  reconstruction_loss="mse", seed=seed), (16, 16, 1), 5),
+    "ganomaly": (lambda seed: GANomaly(input_shape=(8, 8, 1), latent_dim=16, base_filters=8, seed=seed), (8, 8, 1), 5),
 }
 
 

@@ -1,5 +1,6 @@
 """Dataset loaders (local data first, then download) and preprocessing for one-class detection."""
 
+from keras_oneclass.datasets.augmentation import augment, augmentation_layers
 from keras_oneclass.datasets.folder import FolderData, LabelledImages, load_folder, read_folder
 from keras_oneclass.datasets.image_folder import load_image_folder
 from keras_oneclass.datasets.oneclass import CIFAR10_CLASSES, load_oneclass
@@ -14,6 +15,8 @@ from keras_oneclass.datasets.tabular import load_odds
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "augment",
+    "augmentation_layers",
     "FolderData",
     "LabelledImages",
     "fit_min_max",

@@ -12,7 +12,7 @@ from keras_oneclass.networks.initializers import SeedSequence, torch_default
 def conv_autoencoder(
     input_shape: Sequence[int],
     filters: Sequence[int] = (32, 64),
-    latent_dim: int = 128,
+    latent_dim: int | None = 128,
     kernel_size: int = 5,
     output_activation: str | None = "sigmoid",
     negative_slope: float = 0.01,
@@ -24,9 +24,13 @@ def conv_autoencoder(
     Args:
         input_shape: (H, W, C); H and W must be divisible by 2 ** len(filters).
         filters: filters per stage, encoder order.
-        latent_dim: size of the dense code.
+        latent_dim: size of the dense code; None makes the autoencoder fully convolutional (the
+            code is the last pooled feature map, (H / 2**n, W / 2**n, filters[-1])).
+        kernel_size: side of every conv kernel.
+        negative_slope: leaky-ReLU slope; 0 gives plain ReLU.
     Returns:
-        (encoder: (B, H, W, C) -> (B, latent_dim), decoder: (B, latent_dim) -> (B, H, W, C))
+        (encoder: (B, H, W, C) -> (B, latent_dim), decoder: (B, latent_dim) -> (B, H, W, C)); with
+        ``latent_dim=None`` the code is the (B, H / 2**n, W / 2**n, filters[-1]) feature map.
     """
     height, width, channels = (int(d) for d in input_shape)
     factor = 2 ** len(filters)
@@ -47,17 +51,22 @@ def conv_autoencoder(
         h = keras.layers.MaxPooling2D(2)(h)
         fan_in = f
     grid = (height // factor, width // factor, filters[-1])
-    h = keras.layers.Flatten()(h)
-    code = keras.layers.Dense(latent_dim, name="code",
-                              **torch_default(grid[0] * grid[1] * grid[2], seeds.next()))(h)
-    code = act("code")(code)
-    encoder = keras.Model(inputs, code, name=f"{name}_encoder")
+    if latent_dim is None:
+        encoder = keras.Model(inputs, h, name=f"{name}_encoder")
+        latent = keras.Input(grid, name="z")
+        h = latent
+    else:
+        h = keras.layers.Flatten()(h)
+        code = keras.layers.Dense(latent_dim, name="code",
+                                  **torch_default(grid[0] * grid[1] * grid[2], seeds.next()))(h)
+        code = act("code")(code)
+        encoder = keras.Model(inputs, code, name=f"{name}_encoder")
 
-    latent = keras.Input((latent_dim,), name="z")
-    h = keras.layers.Dense(grid[0] * grid[1] * grid[2], name="decoder_dense",
-                           **torch_default(latent_dim, seeds.next()))(latent)
-    h = act("decoder_dense")(h)
-    h = keras.layers.Reshape(grid)(h)
+        latent = keras.Input((latent_dim,), name="z")
+        h = keras.layers.Dense(grid[0] * grid[1] * grid[2], name="decoder_dense",
+                               **torch_default(latent_dim, seeds.next()))(latent)
+        h = act("decoder_dense")(h)
+        h = keras.layers.Reshape(grid)(h)
     fan_in = filters[-1]
     for i, f in enumerate(reversed(list(filters))):
         h = keras.layers.UpSampling2D(2)(h)

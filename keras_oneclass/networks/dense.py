@@ -15,6 +15,39 @@ def _dense(h, units: int, fan_in: int, negative_slope: float, seeds: SeedSequenc
     return keras.layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_act")(h)
 
 
+def dense_stack(h, hidden_units: Sequence[int], fan_in: int, negative_slope: float, seeds: SeedSequence,
+                prefix: str):
+    """Dense + leaky-ReLU layers of ``hidden_units`` applied to the symbolic tensor ``h``.
+
+    Returns:
+        (output tensor, its width) so the caller can add the next layer with the right fan-in.
+    """
+    for i, units in enumerate(hidden_units):
+        h = _dense(h, int(units), fan_in, negative_slope, seeds, f"{prefix}_{i}")
+        fan_in = int(units)
+    return h, fan_in
+
+
+def dense_decoder(
+    latent_dim: int,
+    hidden_units: Sequence[int],
+    output_shape: Sequence[int],
+    output_activation: str | None = None,
+    negative_slope: float = 0.01,
+    seeds: SeedSequence | None = None,
+    name: str = "decoder",
+) -> keras.Model:
+    """(B, latent_dim) -> (B, *output_shape): ``hidden_units`` (leaky ReLU) then a float32 output layer."""
+    seeds = seeds or SeedSequence(None)
+    n_features = int(math.prod(output_shape))
+    latent = keras.Input((latent_dim,), name="z")
+    h, fan_in = dense_stack(latent, hidden_units, latent_dim, negative_slope, seeds, "decoder_dense")
+    h = keras.layers.Dense(n_features, activation=output_activation, name="reconstruction", dtype="float32",
+                           **torch_default(fan_in, seeds.next()))(h)
+    outputs = keras.layers.Reshape(tuple(output_shape), dtype="float32")(h)
+    return keras.Model(latent, outputs, name=name)
+
+
 def dense_autoencoder(
     input_shape: Sequence[int],
     hidden_units: Sequence[int],
@@ -23,13 +56,15 @@ def dense_autoencoder(
     negative_slope: float = 0.01,
     seed: int | None = None,
     name: str = "autoencoder",
+    linear_code: bool = False,
 ) -> tuple[keras.Model, keras.Model]:
     """An MLP encoder and its mirrored decoder with leaky-ReLU activations.
 
     The encoder flattens (B, *input_shape) and maps it through ``hidden_units`` to a
-    ``latent_dim`` code (leaky ReLU on the code too, as the DASVDD reference nets); the decoder
-    mirrors the widths and reshapes back to ``input_shape``. Its output layer computes in float32
-    so reconstructions stay exact under ``mixed_float16``.
+    ``latent_dim`` code (leaky ReLU on the code too, as the DASVDD reference nets, unless
+    ``linear_code``); the decoder mirrors the widths and reshapes back to ``input_shape``. Its
+    output layer computes in float32 so reconstructions stay exact under ``mixed_float16``.
+    ``negative_slope=0`` gives plain ReLU.
 
     Returns:
         (encoder: (B, *input_shape) -> (B, latent_dim), decoder: (B, latent_dim) -> (B, *input_shape))
@@ -39,20 +74,12 @@ def dense_autoencoder(
 
     inputs = keras.Input(tuple(input_shape), name="x")
     h = keras.layers.Flatten()(inputs)
-    fan_in = n_features
-    for i, units in enumerate(hidden_units):
-        h = _dense(h, units, fan_in, negative_slope, seeds, f"encoder_dense_{i}")
-        fan_in = units
-    code = _dense(h, latent_dim, fan_in, negative_slope, seeds, "code")
+    h, fan_in = dense_stack(h, hidden_units, n_features, negative_slope, seeds, "encoder_dense")
+    if linear_code:
+        code = keras.layers.Dense(latent_dim, name="code", **torch_default(fan_in, seeds.next()))(h)
+    else:
+        code = _dense(h, latent_dim, fan_in, negative_slope, seeds, "code")
     encoder = keras.Model(inputs, code, name=f"{name}_encoder")
-
-    latent = keras.Input((latent_dim,), name="z")
-    h, fan_in = latent, latent_dim
-    for i, units in enumerate(reversed(list(hidden_units))):
-        h = _dense(h, units, fan_in, negative_slope, seeds, f"decoder_dense_{i}")
-        fan_in = units
-    h = keras.layers.Dense(n_features, activation=output_activation, name="reconstruction", dtype="float32",
-                           **torch_default(fan_in, seeds.next()))(h)
-    outputs = keras.layers.Reshape(tuple(input_shape), dtype="float32")(h)
-    decoder = keras.Model(latent, outputs, name=f"{name}_decoder")
+    decoder = dense_decoder(latent_dim, list(reversed(list(hidden_units))), input_shape, output_activation,
+                            negative_slope, seeds, name=f"{name}_decoder")
     return encoder, decoder

@@ -1,0 +1,161 @@
+"""Autoencoders scored by their reconstruction error: ``DenseAutoencoder`` and ``ConvAutoencoder``.
+
+Trained on normal data to minimise the mean squared reconstruction error; a sample the network
+cannot reconstruct well is anomalous. Score = per-sample mean squared error over all pixels and
+channels; ``anomaly_map`` = per-pixel squared error (channel mean), optionally Gaussian-smoothed.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from keras_oneclass.anomaly_map import ReconstructionMaps
+from keras_oneclass.detector import PACKAGE, Detector, features_of
+from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
+from keras_oneclass.scoring import squared_error_per_sample
+
+
+class Autoencoder(ReconstructionMaps, Detector):
+    """Shared training and scoring of the reconstruction autoencoders (subclasses build the nets).
+
+    Subclasses set ``self.encoder`` and ``self.decoder`` in ``__init__``.
+    """
+
+    learning_rate = 1e-3
+
+    def __init__(self, input_shape, seed: int | None = None, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def compile(self, optimizer=None, **kwargs):
+        """Adam(1e-3) by default; wrapped in a ``LossScaleOptimizer`` under ``mixed_float16``."""
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.learning_rate), **kwargs)
+        self.optimizer.build(self.trainable_variables)  # so a saved optimizer state loads back
+
+    def train_step(self, data):
+        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+
+        x = features_of(data)
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = ops.mean(squared_error_per_sample(x, self(x, training=True)))
+            scaled = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.loss_tracker.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x = features_of(data)
+        self.loss_tracker.update_state(ops.mean(squared_error_per_sample(x, self(x, training=False))))
+        return {m.name: m.result() for m in self.metrics}
+
+    def call(self, x, training=False):
+        """Reconstruction of ``x``, (B, *input_shape)."""
+        return self.decoder(self.encoder(x, training=training), training=training)
+
+    def reconstruct(self, x):
+        return self(x, training=False)
+
+    def score(self, x):
+        """(B,) float32 mean squared reconstruction error."""
+        return squared_error_per_sample(x, self.reconstruct(x))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DenseAutoencoder(Autoencoder):
+    """MLP autoencoder: input -> 400 ReLU -> latent -> 400 ReLU -> input (sigmoid).
+
+    The network of our MNIST reference study (the 784-400-20 layout of the PyTorch VAE example,
+    deterministic): images are flattened inside and reshaped back.
+
+    Args:
+        input_shape: shape of one sample, e.g. (28, 28, 1) or (784,).
+        hidden_units: encoder widths; the decoder mirrors them. (400,).
+        latent_dim: size of the (linear) code. 20.
+        output_activation: "sigmoid" for data in [0, 1]; None for unbounded data.
+        seed: initialisation and shuffling seed.
+
+    Example:
+        >>> from keras_oneclass import DenseAutoencoder, datasets
+        >>> x_train, (x_test, y_test) = datasets.load_oneclass("mnist", 0, as_numpy=True)  # doctest: +SKIP
+        >>> model = DenseAutoencoder(input_shape=(28, 28, 1), seed=0)
+        >>> model.fit(x_train, epochs=10)                  # doctest: +SKIP
+        >>> scores = model.predict(x_test)                 # (10000,) float32  # doctest: +SKIP
+    """
+
+    default_batch_size = 128
+
+    def __init__(self, input_shape, hidden_units: Sequence[int] = (400,), latent_dim: int = 20,
+                 output_activation: str | None = "sigmoid", seed: int | None = None, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.latent_dim = int(latent_dim)
+        if self.latent_dim < 1 or any(u < 1 for u in self.hidden_units):
+            raise ValueError(f"hidden_units and latent_dim must be positive, got {hidden_units}, {latent_dim}.")
+        self.output_activation = output_activation
+        self.encoder, self.decoder = dense_autoencoder(
+            self.sample_shape, self.hidden_units, self.latent_dim, output_activation=output_activation,
+            negative_slope=0.0, seed=self.seed_for(0), linear_code=True, name="dense_autoencoder")
+        self.build()
+
+    def xla_on_cpu(self) -> bool:
+        return True
+
+    def hyperparameters(self):
+        return {"hidden_units": list(self.hidden_units), "latent_dim": self.latent_dim,
+                "output_activation": self.output_activation}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ConvAutoencoder(Autoencoder):
+    """Convolutional autoencoder: 3 x (conv 3x3 ReLU + 2x2 max-pool) with 32, 64, 128 filters, mirrored
+    upsampling decoder, sigmoid output (the network of our wood-surface reference study).
+
+    Fully convolutional by default (the code is the (H/8, W/8, 128) feature map), so it takes any
+    image whose sides are divisible by 8, grayscale or RGB; ``latent_dim`` adds a dense bottleneck.
+
+    Args:
+        input_shape: (H, W, C), H and W divisible by 2 ** len(filters) (8 by default).
+        filters: filters per encoder stage. (32, 64, 128).
+        kernel_size: conv kernel side. 3.
+        latent_dim: None (fully convolutional) or the size of a dense code.
+        output_activation: "sigmoid" for images in [0, 1]; None for unbounded data.
+        seed: initialisation and shuffling seed.
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_oneclass import ConvAutoencoder
+        >>> model = ConvAutoencoder(input_shape=(32, 32, 3), seed=0)
+        >>> _ = model.fit(np.random.rand(64, 32, 32, 3).astype("float32"), epochs=1, verbose=0)
+        >>> model.anomaly_map(np.random.rand(2, 32, 32, 3).astype("float32"), sigma=4).shape
+        (2, 32, 32)
+    """
+
+    default_batch_size = 32
+
+    def __init__(self, input_shape, filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3,
+                 latent_dim: int | None = None, output_activation: str | None = "sigmoid",
+                 seed: int | None = None, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        if len(self.sample_shape) != 3:
+            raise ValueError(f"ConvAutoencoder needs images: input_shape=(H, W, C), got {self.sample_shape}.")
+        self.filters = tuple(int(f) for f in filters)
+        self.kernel_size = int(kernel_size)
+        self.latent_dim = None if latent_dim is None else int(latent_dim)
+        self.output_activation = output_activation
+        self.encoder, self.decoder = conv_autoencoder(
+            self.sample_shape, filters=self.filters, latent_dim=self.latent_dim, kernel_size=self.kernel_size,
+            output_activation=output_activation, negative_slope=0.0, seed=self.seed_for(0),
+            name="conv_autoencoder")
+        self.build()
+
+    def hyperparameters(self):
+        return {"filters": list(self.filters), "kernel_size": self.kernel_size, "latent_dim": self.latent_dim,
+                "output_activation": self.output_activation}

@@ -1,0 +1,186 @@
+"""GANomaly: semi-supervised anomaly detection via adversarial training (Akcay, Atapour-Abarghouei &
+Breckon, ACCV 2018).
+
+Generator G = encoder G_E -> decoder G_D -> second encoder E: x -> z = G_E(x) -> x_hat = G_D(z) ->
+z_hat = E(x_hat). A DCGAN discriminator D tells x from x_hat. Each training step (sec. 3.2):
+
+- generator update (Adam 2e-4, beta_1 0.5) on  w_adv * L_adv + w_con * L_con + w_enc * L_enc  with
+  L_adv = mean ||f(x) - f(x_hat)||^2 (feature matching on D's last feature map),
+  L_con = mean |x - x_hat| (L1), L_enc = mean ||z - z_hat||^2; weights 1, 50, 1 (sec. 4.2);
+- discriminator update (Adam 2e-4, beta_1 0.5) on the binary cross-entropy of real vs x_hat;
+- if the discriminator loss collapses below 1e-5, D is re-initialised (reference code): every D
+  variable is set back to its stored initial value by a graph-mode select, no Python state.
+
+Score = mean over latent units of (G_E(x) - E(G(x)))^2 (the reference code's per-sample mean; the
+paper writes the squared norm, which is latent_dim times this and ranks identically).
+``anomaly_map`` = per-pixel squared error of x and G(x).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_oneclass import precision
+from keras_oneclass.anomaly_map import ReconstructionMaps, squared_error_map
+from keras_oneclass.detector import PACKAGE, Detector, features_of
+from keras_oneclass.networks.dcgan import dcgan_decoder, dcgan_discriminator, dcgan_encoder
+
+COLLAPSE_THRESHOLD = 1e-5
+
+
+def latent_distance(z, z_hat):
+    """(B,) float32 mean over latent units of (z - z_hat)^2."""
+    return ops.mean(ops.square(ops.cast(z, "float32") - ops.cast(z_hat, "float32")), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GANomaly(ReconstructionMaps, Detector):
+    """GANomaly detector for images.
+
+    Args:
+        input_shape: (H, W, C) with even H and W (e.g. (32, 32, 1) for padded MNIST, (256, 256, 3)).
+        latent_dim: size of z. 100 (sec. 4.2).
+        base_filters: filters of the first conv layer, doubled per stage. 64 (DCGAN).
+        output_activation: "sigmoid" for images in [0, 1] (ours); the paper uses "tanh" with images in [-1, 1].
+        seed: initialisation and shuffling seed.
+
+    Fitted state: the four networks ``generator_encoder`` (G_E), ``generator_decoder`` (G_D),
+    ``encoder`` (E) and ``discriminator`` (D). Trackers: ``loss`` (generator total), ``adversarial_loss``,
+    ``contextual_loss``, ``latent_loss``, ``discriminator_loss`` and ``discriminator_resets`` (count per epoch).
+
+    Example:
+        >>> import numpy as np
+        >>> from keras_oneclass import GANomaly
+        >>> model = GANomaly(input_shape=(32, 32, 1), latent_dim=16, base_filters=8, seed=0)
+        >>> _ = model.fit(np.random.rand(64, 32, 32, 1).astype("float32"), epochs=1, verbose=0)
+        >>> model.predict(np.random.rand(4, 32, 32, 1).astype("float32"), verbose=0).shape
+        (4,)
+    """
+
+    default_batch_size = 64
+    learning_rate = 2e-4
+    collapse_threshold = COLLAPSE_THRESHOLD  # discriminator loss below which D is re-initialised
+    beta_1 = 0.5
+
+    def __init__(self, input_shape, latent_dim: int = 100, base_filters: int = 64,
+                 output_activation: str | None = "sigmoid", seed: int | None = None, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        if len(self.sample_shape) != 3:
+            raise ValueError(f"GANomaly needs images: input_shape=(H, W, C), got {self.sample_shape}.")
+        self.latent_dim = int(latent_dim)
+        self.base_filters = int(base_filters)
+        self.output_activation = output_activation
+        self.generator_encoder = dcgan_encoder(self.sample_shape, self.latent_dim, self.base_filters,
+                                               seed=self.seed_for(0), name="generator_encoder")
+        self.generator_decoder = dcgan_decoder(self.sample_shape, self.latent_dim, self.base_filters,
+                                               output_activation, seed=self.seed_for(1), name="generator_decoder")
+        self.encoder = dcgan_encoder(self.sample_shape, self.latent_dim, self.base_filters,
+                                     seed=self.seed_for(2), name="encoder")
+        self.discriminator = dcgan_discriminator(self.sample_shape, self.base_filters, seed=self.seed_for(3))
+        # Initial values of every D variable (incl. BatchNorm statistics), for re-initialisation.
+        self.discriminator_initial = [
+            self.add_weight(name=f"initial_{i}", shape=v.shape, dtype=v.dtype, trainable=False,
+                            initializer=keras.initializers.Constant(ops.convert_to_numpy(v)))
+            for i, v in enumerate(self.discriminator.variables)]
+        self.generator_tracker = keras.metrics.Mean(name="loss")
+        self.adversarial_tracker = keras.metrics.Mean(name="adversarial_loss")
+        self.contextual_tracker = keras.metrics.Mean(name="contextual_loss")
+        self.latent_tracker = keras.metrics.Mean(name="latent_loss")
+        self.discriminator_tracker = keras.metrics.Mean(name="discriminator_loss")
+        self.reset_tracker = keras.metrics.Sum(name="discriminator_resets")
+        self.adversarial_weight, self.contextual_weight, self.latent_weight = 1.0, 50.0, 1.0
+        self.build()
+
+    def hyperparameters(self):
+        return {"latent_dim": self.latent_dim, "base_filters": self.base_filters,
+                "output_activation": self.output_activation}
+
+    @property
+    def metrics(self):
+        return [self.generator_tracker, self.adversarial_tracker, self.contextual_tracker, self.latent_tracker,
+                self.discriminator_tracker, self.reset_tracker]
+
+    @property
+    def generator_variables(self):
+        return (self.generator_encoder.trainable_variables + self.generator_decoder.trainable_variables
+                + self.encoder.trainable_variables)
+
+    def compile(self, g_optimizer=None, d_optimizer=None, adversarial_weight: float = 1.0,
+                contextual_weight: float = 50.0, latent_weight: float = 1.0, **kwargs):
+        """Adam(2e-4, beta_1=0.5) for generator and discriminator; loss weights 1, 50, 1 (sec. 4.2).
+
+        Under ``mixed_float16`` both optimizers are wrapped in a ``LossScaleOptimizer``.
+        """
+        g_optimizer = g_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+        d_optimizer = d_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+        self.adversarial_weight = float(adversarial_weight)
+        self.contextual_weight = float(contextual_weight)
+        self.latent_weight = float(latent_weight)
+        super().compile(optimizer=g_optimizer, **kwargs)
+        self.optimizer.build(self.generator_variables)
+        self.d_optimizer = precision.loss_scaled(d_optimizer, precision.is_mixed(self))
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def g_optimizer(self):
+        return self.optimizer
+
+    def train_step(self, data):
+        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+
+        x = ops.cast(features_of(data), "float32")
+        g_variables = self.generator_variables
+        with tf.GradientTape() as tape:
+            z = self.generator_encoder(x, training=True)
+            x_hat = self.generator_decoder(z, training=True)
+            z_hat = self.encoder(x_hat, training=True)
+            _, real_features = self.discriminator(x, training=True)
+            _, fake_features = self.discriminator(x_hat, training=True)
+            adversarial = ops.mean(ops.square(real_features - fake_features))
+            contextual = ops.mean(ops.abs(x - x_hat))
+            latent = ops.mean(ops.square(z - z_hat))
+            g_loss = (self.adversarial_weight * adversarial + self.contextual_weight * contextual
+                      + self.latent_weight * latent)
+            scaled = self.optimizer.scale_loss(g_loss)
+        self.optimizer.apply(tape.gradient(scaled, g_variables), g_variables)
+
+        d_variables = self.discriminator.trainable_variables
+        x_fake = ops.stop_gradient(x_hat)
+        with tf.GradientTape() as tape:
+            real_logit, _ = self.discriminator(x, training=True)
+            fake_logit, _ = self.discriminator(x_fake, training=True)
+            d_loss = 0.5 * (ops.mean(ops.binary_crossentropy(ops.ones_like(real_logit), real_logit, from_logits=True))
+                            + ops.mean(ops.binary_crossentropy(ops.zeros_like(fake_logit), fake_logit,
+                                                               from_logits=True)))
+            scaled = self.d_optimizer.scale_loss(d_loss)
+        self.d_optimizer.apply(tape.gradient(scaled, d_variables), d_variables)
+
+        collapsed = d_loss < self.collapse_threshold
+        for variable, initial in zip(self.discriminator.variables, self.discriminator_initial):
+            variable.assign(ops.where(collapsed, initial, variable))
+
+        self.generator_tracker.update_state(g_loss)
+        self.adversarial_tracker.update_state(adversarial)
+        self.contextual_tracker.update_state(contextual)
+        self.latent_tracker.update_state(latent)
+        self.discriminator_tracker.update_state(d_loss)
+        self.reset_tracker.update_state(ops.cast(collapsed, "float32"))
+        return {m.name: m.result() for m in self.metrics}
+
+    # ----------------------------------------------------------------------------- scoring
+    def call(self, x, training=False):
+        """G(x): the reconstruction G_D(G_E(x)), (B, H, W, C)."""
+        return self.generator_decoder(self.generator_encoder(x, training=training), training=training)
+
+    def reconstruct(self, x):
+        return self(x, training=False)
+
+    def _score_and_map_batch(self, x):
+        z = self.generator_encoder(x, training=False)
+        x_hat = self.generator_decoder(z, training=False)
+        return latent_distance(z, self.encoder(x_hat, training=False)), squared_error_map(x, x_hat)
+
+    def score(self, x):
+        """(B,) float32 mean over latent units of (G_E(x) - E(G(x)))^2."""
+        return self._score_and_map_batch(x)[0]
