@@ -11,6 +11,7 @@ from keras_oneclass.datasets.preprocessing import (
     min_max_scale,
     standardize,
 )
+from keras_oneclass.datasets.synthetic_wood import synthetic_wood
 from keras_oneclass.datasets.tabular import load_odds
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "min_max_scale",
     "read_folder",
     "standardize",
+    "synthetic_wood",
 ]

@@ -1,0 +1,157 @@
+"""keras-oneclass fit | score | evaluate on a tiny synthetic_wood set, and its error messages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keras_oneclass
+from keras_oneclass import cli, datasets, metrics
+
+FIT = ["--model", "DASVDD", "--param", "encoder=conv", "--epochs", "1", "--image-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A tiny wood set and a DASVDD(encoder='conv') fitted on it by the command line."""
+    base = tmp_path_factory.mktemp("cli")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_ONECLASS_CACHE", str(base / "cache"))
+        root = datasets.synthetic_wood(base / "wood", n_train=20, n_test_good=6, n_test_defect_per_type=2,
+                                       image_size=32, defect_types=("knot", "stain"))
+        model_file = base / "model.keras"
+        assert cli.main(["fit", *FIT, "--data", str(root), "--out", str(model_file)]) == 0
+    return root, model_file
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_ONECLASS_CACHE", str(tmp_path / "cache"))
+
+
+def _rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_model_names_resolve_generically(monkeypatch):
+    assert cli.resolve_model("dasvdd") is keras_oneclass.DASVDD
+    assert cli.resolve_model("DASVDD") is keras_oneclass.DASVDD
+
+    class ToyConvDetector(keras_oneclass.Detector):
+        pass
+
+    monkeypatch.setattr(keras_oneclass, "ToyConvDetector", ToyConvDetector, raising=False)
+    assert cli.resolve_model("toy_conv_detector") is ToyConvDetector  # a detector merged later needs no CLI edit
+    assert cli.resolve_model("ToyConvDetector") is ToyConvDetector
+    with pytest.raises(cli.CommandError, match="available: .*DASVDD"):
+        cli.resolve_model("nosuchmodel")
+
+
+def test_fit_saves_a_calibrated_detector(fitted):
+    root, model_file = fitted
+    model = keras.models.load_model(model_file)
+    assert isinstance(model, keras_oneclass.DASVDD) and model.is_fitted
+    assert model.sample_shape == (16, 16, 3) and model.encoder_type == "conv"
+    # the threshold is the 95th percentile of the 10% held out (2 of 20 images, seed 0)
+    images = cli.read_training_images(str(root), 16)
+    held_out = images[np.sort(np.random.default_rng(0).permutation(20)[:2])]
+    assert model.threshold == pytest.approx(np.percentile(model.predict(held_out, verbose=0), 95), rel=1e-5)
+
+
+def test_score_writes_file_score_flag(fitted, capsys, tmp_path):
+    root, model_file = fitted
+    assert cli.main(["score", "--model", str(model_file), "--data", str(root)]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert len(rows) == 6 + 2 * 2 and set(rows[0]) == {"file", "score", "flag"}
+    threshold = keras.models.load_model(model_file).threshold
+    assert all(int(r["flag"]) == int(float(r["score"]) > threshold) for r in rows)
+    assert sum("/test/knot/" in r["file"] for r in rows) == 2
+
+    out = tmp_path / "flat.csv"  # a flat folder of images works too
+    assert cli.main(["score", "--model", str(model_file), "--data", str(root / "test" / "stain"), "--out", str(out)]) == 0
+    flat = _rows(out.read_text())
+    assert [Path(r["file"]).name for r in flat] == ["000.png", "001.png"]
+    knot_scores = {r["file"]: r["score"] for r in rows}
+    assert all(knot_scores[r["file"]] == r["score"] for r in flat)  # same images, same scores
+
+
+def test_evaluate_prints_metrics_matching_the_scores(fitted, capsys, tmp_path):
+    root, model_file = fitted
+    assert cli.main(["score", "--model", str(model_file), "--data", str(root)]) == 0
+    rows = _rows(capsys.readouterr().out)
+    labels = np.array(["/test/good/" not in r["file"] for r in rows], int)
+    scores = np.array([float(r["score"]) for r in rows])
+    out = tmp_path / "metrics.json"
+    assert cli.main(["evaluate", "--model", str(model_file), "--data", str(root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "image_roc_auc" in printed and "f1" in printed and "pixel_roc_auc" not in printed  # DASVDD has no map
+    result = json.loads(out.read_text())
+    assert result["images"] == 10 and result["defective"] == 4
+    assert result["image_roc_auc"] == pytest.approx(metrics.roc_auc(labels, scores), abs=1e-6)
+    threshold = keras.models.load_model(model_file).threshold
+    assert result["f1"] == pytest.approx(metrics.f1_score(labels, scores, threshold), abs=1e-6)
+
+
+def test_pixel_metric_when_the_model_has_maps(fitted):
+    root, model_file = fitted
+    model = keras.models.load_model(model_file)
+    test = datasets.read_folder(root, image_size=16).test
+    model.anomaly_map = lambda x: test.masks.astype("float32") + 0.1  # a perfect map
+    assert cli.evaluate_detector(model, test, verbose=0)["pixel_roc_auc"] == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(size=test.masks.shape)
+    expected = metrics.roc_auc(test.masks.reshape(-1).astype(int), maps.reshape(-1))
+    assert cli.pixel_roc_auc(test.masks, maps) == pytest.approx(expected, abs=1e-4)
+
+
+def _error(capsys, argv) -> str:
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("keras-oneclass: error:") and "Traceback" not in err
+    return err
+
+
+def test_clear_errors(fitted, tmp_path, capsys):
+    root, model_file = fitted
+    fit = ["fit", *FIT, "--out", str(tmp_path / "m.keras"), "--data"]
+    assert "does not exist" in _error(capsys, fit + [str(tmp_path / "missing")])
+    (tmp_path / "empty").mkdir()
+    assert "holds no images" in _error(capsys, fit + [str(tmp_path / "empty")])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "a.png").write_bytes(b"not a png at all")
+    assert "a.png" in _error(capsys, fit + [str(tmp_path / "broken")])
+    (tmp_path / "broken" / "b.png").write_bytes((root / "train/good/000.png").read_bytes())
+    assert "a.png" in _error(capsys, ["score", "--model", str(model_file), "--data", str(tmp_path / "broken")])
+    broken_set = tmp_path / "broken_set"  # an unreadable image inside an MVTec-layout folder
+    datasets.synthetic_wood(broken_set, n_train=2, n_test_good=2, n_test_defect_per_type=1, image_size=32,
+                            defect_types=("hole",))
+    (broken_set / "test" / "hole" / "000.png").write_bytes(b"truncated")
+    assert "000.png" in _error(capsys, ["evaluate", "--model", str(model_file), "--data", str(broken_set)])
+
+    text_file = tmp_path / "notes.keras"
+    text_file.write_text("hello")
+    assert "not a saved Keras detector" in _error(capsys, ["score", "--model", str(text_file), "--data", str(root)])
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    plain.save(tmp_path / "plain.keras")
+    assert "not a keras_oneclass detector" in _error(
+        capsys, ["evaluate", "--model", str(tmp_path / "plain.keras"), "--data", str(root)])
+    assert "does not exist" in _error(capsys, ["score", "--model", str(tmp_path / "nope.keras"), "--data", str(root)])
+    assert "not in the MVTec AD layout" in _error(
+        capsys, ["evaluate", "--model", str(model_file), "--data", str(root / "test" / "knot")])
+    assert "unknown model" in _error(capsys, ["fit", "--model", "nosuch", "--data", str(root), "--out", "x.keras"])
+
+
+def test_module_entry_point_exits_cleanly():
+    done = subprocess.run([sys.executable, "-m", "keras_oneclass.cli", "evaluate", "--model", "none.keras",
+                           "--data", "nowhere"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 1
+    assert "keras-oneclass: error:" in done.stderr and "Traceback" not in done.stderr
