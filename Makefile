@@ -21,7 +21,7 @@ test: venv
 	$(PY) -m pytest -q tests
 
 demo: venv
-	$(PY) examples/dasvdd_mnist.py
+	$(PY) examples/wood_surface.py --out out/wood_surface
 
 bench: venv
 	$(PY) benchmarks/dasvdd_paper.py
