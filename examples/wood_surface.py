@@ -275,9 +275,9 @@ def main(argv=None) -> int:
         print(f"\n[{i}/{len(args.models)}] {name}")
         try:
             run = run_model(name, train, validation, validation_labels, test, args, out)
-        except ImportError as error:  # a detector this installation does not have
-            print(f"  skipped: {error}", file=sys.stderr)
-            results.append({"model": name, "error": f"not available ({error})"})
+        except (ImportError, FileNotFoundError) as error:  # a detector or weights file this machine lacks
+            print(f"  skipped: {type(error).__name__}: {error}", file=sys.stderr)
+            results.append({"model": name, "error": f"not available ({type(error).__name__}: {error})"})
             continue
         results.append(run["result"])
         scores[name] = run["scores"]
