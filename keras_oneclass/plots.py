@@ -74,7 +74,7 @@ def roc_curves(results: Mapping[str, tuple], path: str | os.PathLike | None = No
         if len(pair) != 2:
             raise ValueError(f"results[{name!r}] must be (y_true, scores), got {len(pair)} items.")
         fpr, tpr = roc_points(*pair)
-        axes.plot(fpr, tpr, lw=1.8, label=f"{name} (AUC {metrics.roc_auc(*pair):.3f})", drawstyle="steps-post")
+        axes.plot(fpr, tpr, lw=1.8, label=f"{name} (AUC {metrics.roc_auc(*pair):.3f})")
     axes.plot([0, 1], [0, 1], ls="--", lw=1, color="0.6", label="chance")
     axes.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate", title=title)
     axes.set_aspect("equal")
