@@ -106,7 +106,10 @@ class DenseAutoencoder(Autoencoder):
         self.build()
 
     def xla_on_cpu(self) -> bool:
-        return True
+        # Measured on digit 0 of MNIST (5,923 images, batch 128, shared 2-core CPU): XLA made the first
+        # epoch 29.4 s instead of 8.7 s and later epochs 3.3 s instead of 2.8 s; this net is too small
+        # to gain from fusion (DASVDD's 1024-256 net does).
+        return False
 
     def hyperparameters(self):
         return {"hidden_units": list(self.hidden_units), "latent_dim": self.latent_dim,
