@@ -105,3 +105,26 @@ def test_dense_autoencoder_mnist_digit0():
     model.fit(x_train[:2000], epochs=2, verbose=0)
     auc = metrics.roc_auc(y_test[:3000], model.predict(x_test[:3000], verbose=0))
     assert auc > 0.9
+
+
+def sparse_squares(n=128, side=16, seed=0):
+    """Mostly-black images with one bright square each (like digits: the all-zero output is a trap)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, side, side, 1), "float32")
+    for image in x:
+        size = rng.integers(3, 7)
+        top, left = rng.integers(0, side - size, size=2)
+        image[top:top + size, left:left + size] = 1.0
+    return x
+
+
+def test_conv_autoencoder_default_loss_escapes_the_all_zero_output():
+    x = sparse_squares()
+    model = ConvAutoencoder(input_shape=(16, 16, 1), filters=(8, 16, 16), seed=0)
+    assert model.loss_type == "bce"
+    model.fit(x, epochs=6, verbose=0)
+    reconstruction = np.asarray(model(x))
+    assert reconstruction.std() > 0.1  # not a constant image
+    assert model.predict(x, verbose=0).mean() < 0.9 * float((x ** 2).mean())  # better than zeros (MSE training: 1.06x)
+    with pytest.raises(ValueError, match="loss"):
+        ConvAutoencoder(input_shape=(16, 16, 1), loss="l1")

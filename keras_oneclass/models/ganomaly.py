@@ -47,7 +47,8 @@ class GANomaly(ReconstructionMaps, Detector):
 
     Fitted state: the four networks ``generator_encoder`` (G_E), ``generator_decoder`` (G_D),
     ``encoder`` (E) and ``discriminator`` (D). Trackers: ``loss`` (generator total), ``adversarial_loss``,
-    ``contextual_loss``, ``latent_loss``, ``discriminator_loss`` and ``discriminator_resets`` (count per epoch).
+    ``contextual_loss``, ``latent_loss``, ``discriminator_loss`` and ``discriminator_resets`` (re-initialisations
+    in the epoch, counted once per replica under a tf.distribute strategy).
 
     Example:
         >>> import numpy as np

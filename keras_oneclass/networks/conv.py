@@ -18,6 +18,7 @@ def conv_autoencoder(
     negative_slope: float = 0.01,
     seed: int | None = None,
     name: str = "conv_autoencoder",
+    initializer: str = "torch",
 ) -> tuple[keras.Model, keras.Model]:
     """A conv encoder (conv + leaky ReLU + 2x2 max-pool per stage, dense code) and its mirror.
 
@@ -28,6 +29,8 @@ def conv_autoencoder(
             code is the last pooled feature map, (H / 2**n, W / 2**n, filters[-1])).
         kernel_size: side of every conv kernel.
         negative_slope: leaky-ReLU slope; 0 gives plain ReLU.
+        initializer: "torch" (PyTorch's default U(+-1/sqrt(fan_in)), as the DASVDD reference nets) or
+            "he" (He-uniform kernels, zero biases: Keras-style, keeps deep ReLU stacks alive).
     Returns:
         (encoder: (B, H, W, C) -> (B, latent_dim), decoder: (B, latent_dim) -> (B, H, W, C)); with
         ``latent_dim=None`` the code is the (B, H / 2**n, W / 2**n, filters[-1]) feature map.
@@ -37,7 +40,14 @@ def conv_autoencoder(
     if height % factor or width % factor:
         raise ValueError(f"input_shape {tuple(input_shape)}: height and width must be divisible by {factor} "
                          f"for {len(filters)} pooling stages.")
+    if initializer not in ("torch", "he"):
+        raise ValueError(f"initializer must be 'torch' or 'he', got {initializer!r}.")
     seeds = SeedSequence(seed)
+
+    def init(fan_in):
+        if initializer == "torch":
+            return torch_default(fan_in, seeds.next())
+        return {"kernel_initializer": keras.initializers.HeUniform(seed=seeds.next()), "bias_initializer": "zeros"}
 
     def act(name):
         return keras.layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_act")
@@ -46,7 +56,7 @@ def conv_autoencoder(
     h, fan_in = inputs, channels
     for i, f in enumerate(filters):
         h = keras.layers.Conv2D(f, kernel_size, padding="same", name=f"encoder_conv_{i}",
-                                **torch_default(fan_in * kernel_size ** 2, seeds.next()))(h)
+                                **init(fan_in * kernel_size ** 2))(h)
         h = act(f"encoder_conv_{i}")(h)
         h = keras.layers.MaxPooling2D(2)(h)
         fan_in = f
@@ -58,24 +68,24 @@ def conv_autoencoder(
     else:
         h = keras.layers.Flatten()(h)
         code = keras.layers.Dense(latent_dim, name="code",
-                                  **torch_default(grid[0] * grid[1] * grid[2], seeds.next()))(h)
+                                  **init(grid[0] * grid[1] * grid[2]))(h)
         code = act("code")(code)
         encoder = keras.Model(inputs, code, name=f"{name}_encoder")
 
         latent = keras.Input((latent_dim,), name="z")
         h = keras.layers.Dense(grid[0] * grid[1] * grid[2], name="decoder_dense",
-                               **torch_default(latent_dim, seeds.next()))(latent)
+                               **init(latent_dim))(latent)
         h = act("decoder_dense")(h)
         h = keras.layers.Reshape(grid)(h)
     fan_in = filters[-1]
     for i, f in enumerate(reversed(list(filters))):
         h = keras.layers.UpSampling2D(2)(h)
         h = keras.layers.Conv2D(f, kernel_size, padding="same", name=f"decoder_conv_{i}",
-                                **torch_default(fan_in * kernel_size ** 2, seeds.next()))(h)
+                                **init(fan_in * kernel_size ** 2))(h)
         h = act(f"decoder_conv_{i}")(h)
         fan_in = f
     outputs = keras.layers.Conv2D(channels, kernel_size, padding="same", activation=output_activation,
                                   name="reconstruction", dtype="float32",
-                                  **torch_default(fan_in * kernel_size ** 2, seeds.next()))(h)
+                                  **init(fan_in * kernel_size ** 2))(h)
     decoder = keras.Model(latent, outputs, name=f"{name}_decoder")
     return encoder, decoder
