@@ -53,6 +53,12 @@ def _distances_to(points: np.ndarray, point_sq: np.ndarray, centre: np.ndarray, 
 def greedy_k_centre(points: np.ndarray, n_centres: int, seed: int | None = 0) -> np.ndarray:
     """Indices of ``n_centres`` points chosen by the greedy k-centre rule (farthest point first).
 
+    Points are kept in groups by their nearest centre, with each group's largest radius R_a. A new
+    centre c can only capture points of a group whose centre a satisfies ||c - a|| < 2 R_a
+    (triangle inequality), so only those groups are measured; the next centre is the farthest point
+    of the group with the largest R_a. While most groups are affected (the first steps, or data
+    without structure) a dense pass over all points is cheaper and is used instead.
+
     Args:
         points: (N, d) float32 features (already projected).
         n_centres: k, 1 <= k <= N.
@@ -69,32 +75,52 @@ def greedy_k_centre(points: np.ndarray, n_centres: int, seed: int | None = 0) ->
     owner = np.zeros(n, dtype=np.int64)             # which centre that is (position in `selected`)
     selected = np.empty(n_centres, dtype=np.int64)
     centres = np.empty((n_centres, points.shape[1]), dtype=np.float32)
+    group_radius = np.zeros(n_centres, dtype=np.float32)
+    members: list[np.ndarray] | None = None         # per-centre point indices (grouped mode only)
     index = int(np.random.default_rng(seed).integers(n))
     for j in range(n_centres):
         selected[j] = index
         centre = points[index]
         centres[j] = centre
         centre_sq = point_sq[index]
-        if j == 0:
-            candidates = None
-        else:
-            between = _distances_to(centres[:j], point_sq[selected[:j]], centre, centre_sq)
-            candidates = np.flatnonzero(between[owner] < 2.0 * radius)
-            if candidates.size > n // 4:  # gathering rows costs more than a dense pass
-                candidates = None
-        if candidates is None:
+        between = _distances_to(centres[:j], point_sq[selected[:j]], centre, centre_sq)
+        affected = np.flatnonzero(between < 2.0 * group_radius[:j])
+        if members is not None and affected.size * 2 > j and j > 64:
+            members = None                           # most groups affected: dense is cheaper
+        if members is None:
             distance = _distances_to(points, point_sq, centre, centre_sq)
             closer = distance < radius
             radius = np.where(closer, distance, radius)
             owner[closer] = j
-        elif candidates.size:
-            distance = _distances_to(points[candidates], point_sq[candidates], centre, centre_sq)
-            closer = distance < radius[candidates]
-            moved = candidates[closer]
-            radius[moved] = distance[closer]
-            owner[moved] = j
+            radius[index] = 0.0
+            if j % 32 == 31 or j == n_centres - 1:   # refresh group radii; switch when pruning pays
+                group_radius[: j + 1] = 0.0
+                np.maximum.at(group_radius, owner, radius)
+                if affected.size * 4 < j:
+                    order = np.argsort(owner, kind="stable")
+                    members = np.split(order, np.cumsum(np.bincount(owner, minlength=j + 1))[:-1])
+            else:
+                group_radius[j] = np.inf             # unknown until the next refresh: never pruned
+            index = int(np.argmax(radius))
+            continue
+        sizes = np.fromiter((members[a].size for a in affected), dtype=np.int64, count=affected.size)
+        candidates = np.concatenate([members[a] for a in affected]) if affected.size else np.empty(0, np.int64)
+        distance = _distances_to(points[candidates], point_sq[candidates], centre, centre_sq)
+        closer = distance < radius[candidates]
+        moved = candidates[closer]
+        radius[moved] = distance[closer]
+        owner[moved] = j
         radius[index] = 0.0
-        index = int(np.argmax(radius))
+        stay = candidates[~closer]
+        kept = np.add.reduceat((~closer).astype(np.int64), np.r_[0, np.cumsum(sizes)[:-1]]) if affected.size else sizes
+        for a, group in zip(affected, np.split(stay, np.cumsum(kept)[:-1])):
+            members[a] = group
+            group_radius[a] = radius[group].max() if group.size else 0.0
+        members.append(moved)
+        group_radius[j] = radius[moved].max() if moved.size else 0.0
+        best = int(np.argmax(group_radius[: j + 1]))
+        group = members[best]
+        index = int(group[np.argmax(radius[group])])
     return selected
 
 
