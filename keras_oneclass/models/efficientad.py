@@ -163,7 +163,8 @@ class EfficientAD(Detector):
             count += features.shape[0] * features.shape[1] * features.shape[2]
         mean = total / count
         self.teacher_mean.assign(mean.astype(np.float32))
-        self.teacher_std.assign(np.sqrt(np.maximum(total_sq / count - mean ** 2, 1e-12)).astype(np.float32))
+        variance = np.maximum(total_sq / count - mean ** 2, 0.0)
+        self.teacher_std.assign(np.where(variance > 0, np.sqrt(variance), 1.0).astype(np.float32))
 
     def augment(self, images):
         """Random brightness and contrast factors in [0.8, 1.2] per image (paper: autoencoder input)."""
