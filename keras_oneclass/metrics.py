@@ -115,3 +115,79 @@ def evaluate(y_true, scores, threshold: float | None = None) -> dict[str, float]
     result = {"roc_auc": roc_auc(y_true, scores), "pr_auc": pr_auc(y_true, scores), "threshold": float(threshold)}
     result.update(precision_recall_f1(y_true, scores, threshold))
     return result
+
+
+# ----------------------------------------------------------------------------- pixel-level metrics
+def _as_masks_and_maps(masks, maps) -> tuple[np.ndarray, np.ndarray]:
+    m = np.asarray(masks)
+    a = np.asarray(maps, dtype=np.float64)
+    if m.ndim != 3 or m.shape != a.shape:
+        raise ValueError(f"masks and maps must both be (N, H, W) with the same shape, got {m.shape} and {a.shape}.")
+    if m.size == 0:
+        raise ValueError("masks is empty: expected at least one (H, W) mask.")
+    if not np.all(np.isin(m, (0, 1))):
+        raise ValueError("masks must be boolean (or 0/1): True on anomalous pixels.")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("maps contain NaN or inf.")
+    return m.astype(bool), a
+
+
+def pixel_roc_auc(masks, maps) -> float:
+    """ROC AUC over all pixels of all images (anomalous pixels = positives).
+
+    Args:
+        masks: (N, H, W) bool ground truth, True on anomalous pixels.
+        maps: (N, H, W) anomaly maps, higher = more anomalous.
+    Returns:
+        AUC in [0, 1].
+    """
+    m, a = _as_masks_and_maps(masks, maps)
+    return roc_auc(m.reshape(-1).astype(np.int64), a.reshape(-1))
+
+
+def pro_score(masks, maps, fpr_limit: float = 0.3) -> float:
+    """Normalised area under the per-region-overlap (PRO) curve up to ``fpr_limit`` (MVTec AD).
+
+    Every connected region of every ground-truth mask (8-connectivity, ``scipy.ndimage.label``)
+    counts once, whatever its size: PRO(t) is the mean over regions of the fraction of the region's
+    pixels whose score exceeds t. The false-positive rate FPR(t) is the fraction of normal pixels
+    (mask False, in all images) above t. The curve is computed exactly at every distinct score,
+    integrated (trapezoids) from FPR 0 to ``fpr_limit`` and divided by ``fpr_limit``, so a perfect
+    map scores 1.
+
+    Args:
+        masks: (N, H, W) bool; at least one anomalous and one normal pixel.
+        maps: (N, H, W) anomaly maps.
+        fpr_limit: upper end of the FPR integration range, in (0, 1] (0.3 as in Bergmann et al.).
+    Returns:
+        PRO in [0, 1].
+    """
+    from scipy import ndimage  # noqa: PLC0415 (only the pixel metrics need it)
+
+    m, a = _as_masks_and_maps(masks, maps)
+    if not 0.0 < fpr_limit <= 1.0:
+        raise ValueError(f"fpr_limit must be in (0, 1], got {fpr_limit}.")
+    weights = np.zeros(m.shape, dtype=np.float64)  # 1 / size of the pixel's region, 0 off regions
+    n_regions = 0
+    for i in range(len(m)):
+        labels, count = ndimage.label(m[i], structure=np.ones((3, 3), dtype=int))
+        if count:
+            sizes = np.bincount(labels.ravel())
+            weights[i] = np.where(labels > 0, 1.0 / sizes[labels], 0.0)
+            n_regions += count
+    negatives = ~m
+    if n_regions == 0 or not negatives.any():
+        raise ValueError("pro_score needs at least one anomalous region and one normal pixel in masks.")
+    order = np.argsort(-a.ravel(), kind="mergesort")
+    scores = a.ravel()[order]
+    pro = np.cumsum(weights.ravel()[order]) / n_regions
+    fpr = np.cumsum(negatives.ravel()[order]) / negatives.sum()
+    last = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]  # one point per distinct score
+    fpr, pro = np.r_[0.0, fpr[last]], np.r_[0.0, pro[last]]
+    inside = fpr <= fpr_limit
+    x, y = fpr[inside], pro[inside]
+    if x[-1] < fpr_limit:  # interpolate the curve at fpr_limit
+        nxt = int(np.argmax(fpr > fpr_limit))
+        y_end = pro[nxt - 1] + (pro[nxt] - pro[nxt - 1]) * (fpr_limit - fpr[nxt - 1]) / (fpr[nxt] - fpr[nxt - 1])
+        x, y = np.r_[x, fpr_limit], np.r_[y, y_end]
+    return float(np.trapezoid(y, x) / fpr_limit)

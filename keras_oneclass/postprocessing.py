@@ -1,4 +1,5 @@
-"""Post-processing of anomaly maps, shared by every localising detector (AE, VAE, GANomaly, PaDiM, PatchCore).
+"""Post-processing of anomaly maps, shared by every localising detector (AE, VAE, GANomaly, PaDiM, PatchCore):
+Gaussian blur and upsampling of patch-grid maps to the input resolution.
 
 The Gaussian blur is the smoothing step of PaDiM (Defard et al. 2021, sec. 3: sigma = 4) and of
 PatchCore (Roth et al. 2022, sec. 3.3: sigma = 4) applied to score maps before they are read.
@@ -67,3 +68,16 @@ def gaussian_blur(maps, sigma: float = 4.0, truncate: float = 4.0):
         shape = (len(kernel), 1, 1, 1) if axis == 1 else (1, len(kernel), 1, 1)
         h = ops.conv(h, ops.convert_to_tensor(kernel.reshape(shape)), padding="valid")
     return h[..., 0]
+
+
+def upsample_maps(maps, size) -> np.ndarray:
+    """Bilinear resize of (N, h, w) patch-grid maps to ``size`` = (H, W).
+
+    Returns:
+        (N, H, W) float32 numpy array.
+    """
+    maps = ops.convert_to_tensor(maps, dtype="float32")
+    if len(maps.shape) != 3:
+        raise ValueError(f"maps must be (N, h, w), got shape {tuple(maps.shape)}.")
+    resized = ops.image.resize(maps[..., None], tuple(int(s) for s in size), interpolation="bilinear")
+    return np.asarray(ops.convert_to_numpy(resized[..., 0]), dtype=np.float32)

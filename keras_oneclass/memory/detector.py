@@ -1,0 +1,185 @@
+"""Shared base of the detectors that memorise pretrained features in one pass (PaDiM, PatchCore).
+
+``fit`` makes ONE pass over the normal images with a progress bar (no gradients, no optimizer),
+feeding patch embeddings to ``accumulate`` and calling ``finish_fit`` at the end; ``epochs`` above
+1 are accepted for API compatibility and add nothing (a warning says so). Scoring runs the backbone
+in a compiled graph, then the detector's memory look-up (``patch_scores``) and the shared
+post-processing (bilinear upsampling to the input size, Gaussian blur sigma = 4) in numpy.
+Fitted state lives in non-trainable weights, so ``model.save`` / ``keras.models.load_model``
+restore identical scores.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_oneclass.detector import Detector, iterate_batches, validate_input
+from keras_oneclass.networks.backbones import FeatureExtractor
+from keras_oneclass.postprocessing import gaussian_blur, upsample_maps
+
+
+class FeatureMemoryDetector(Detector):
+    """Pretrained backbone + a memory of normal patch features. Subclasses implement ``embed``,
+    ``accumulate``, ``finish_fit`` and ``patch_scores`` (and optionally ``image_scores``).
+
+    Args:
+        input_shape: (H, W, C) with C = 1 (repeated to 3) or 3; pixels in [0, 1].
+        backbone: family name ("resnet50", "efficientnetb0", "mobilenetv2", "mobilenet") or a
+            ready headless keras.applications model.
+        layers: feature layer names; default per family (``networks.backbones.FAMILIES``).
+        weights: "imagenet", None or a path (with a family name).
+        alpha: MobileNet width multiplier (with a family name).
+        weights_dir: folder searched first for the ImageNet weights file.
+        blur_sigma: standard deviation of the Gaussian blur of the maps, in input pixels (4).
+        seed: seed of every random choice.
+    """
+
+    default_batch_size = 16
+
+    def __init__(self, input_shape, backbone="mobilenet", layers: Sequence[str] | None = None,
+                 weights="imagenet", alpha: float = 1.0, weights_dir=None, preprocessing: str | None = None,
+                 blur_sigma: float = 4.0, seed: int | None = 0, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        self.extractor = FeatureExtractor(backbone, self.sample_shape, layers=layers, weights=weights,
+                                          alpha=alpha, weights_dir=weights_dir, preprocessing=preprocessing)
+        self.blur_sigma = float(blur_sigma)
+        self._embed_graph = None
+
+    # ----------------------------------------------------------------------------- config
+    def hyperparameters(self) -> dict[str, Any]:
+        config = self.extractor.get_config()
+        return {"backbone": config["backbone"], "layers": config["layers"], "weights": None,
+                "alpha": config["alpha"], "preprocessing": config["preprocessing"], "blur_sigma": self.blur_sigma}
+
+    def compile(self, **kwargs):
+        """Nothing to optimise: compiles without an optimizer or loss (no XLA; faiss runs outside the graph)."""
+        kwargs.setdefault("jit_compile", False)
+        super().compile(optimizer=None, **kwargs)
+
+    # ----------------------------------------------------------------------------- subclass hooks
+    def embed(self, images):
+        """(B, H, W, C) images -> (B, h, w, D) patch embeddings (graph-compatible)."""
+        raise NotImplementedError
+
+    def accumulate(self, embeddings: np.ndarray) -> None:
+        """Add one batch of (B, h, w, D) training embeddings to the running memory."""
+        raise NotImplementedError
+
+    def finish_fit(self) -> dict[str, float]:
+        """Turn the accumulated memory into fitted weights; returns logs for the history."""
+        raise NotImplementedError
+
+    def patch_scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """(B, h, w, D) embeddings -> (B, h, w) patch anomaly scores."""
+        raise NotImplementedError
+
+    def image_scores(self, patch_scores: np.ndarray, maps: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        """Image scores from one batch: the maximum of the blurred map by default (PaDiM)."""
+        return maps.reshape(len(maps), -1).max(axis=1)
+
+    # ----------------------------------------------------------------------------- fitting
+    def embeddings_of(self, images) -> np.ndarray:
+        """(B, H, W, C) -> (B, h, w, D) float32 numpy, through a compiled graph."""
+        if self._embed_graph is None:
+            self._embed_graph = tf.function(self.embed, reduce_retracing=True)
+        return np.asarray(self._embed_graph(tf.convert_to_tensor(images, dtype=tf.float32)))
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+        """Build the memory from one pass over normal images (labels are ignored).
+
+        Args:
+            x: (N, H, W, C) array, a tf.data.Dataset of batches, or a PyDataset.
+            batch_size: batch size for arrays (default 16).
+            epochs: accepted for keras compatibility; the memory is built from one pass.
+            verbose: 0 silent, otherwise a progress bar.
+            callbacks: keras callbacks (train begin/end, one epoch, one batch per batch).
+        Returns:
+            keras.callbacks.History with the fit logs (e.g. patches seen, memory size).
+        """
+        validate_input(x, self.sample_shape, "x")
+        if int(epochs) > 1:
+            warnings.warn(f"{type(self).__name__} builds its memory in one pass; epochs={epochs} is "
+                          f"treated as 1.", stacklevel=2)
+        if not self.compiled:
+            self.compile()
+        if isinstance(x, tf.data.Dataset):
+            steps = int(x.cardinality()) if int(x.cardinality()) > 0 else None
+        elif isinstance(x, keras.utils.PyDataset):
+            steps = len(x)
+        else:
+            steps = -(-len(x) // int(batch_size or self.default_batch_size))
+        callback_list = keras.callbacks.CallbackList(callbacks, add_history=True, model=self)
+        progress = keras.utils.Progbar(steps, verbose=0 if verbose == 0 else 1, unit_name="batch")
+        callback_list.on_train_begin()
+        callback_list.on_epoch_begin(0)
+        self.start_fit()
+        for step, batch in enumerate(iterate_batches(x, int(batch_size or self.default_batch_size))):
+            callback_list.on_train_batch_begin(step)
+            self.accumulate(self.embeddings_of(batch))
+            callback_list.on_train_batch_end(step)
+            progress.update(step + 1)
+        logs = self.finish_fit()
+        self._fitted.assign(1.0)
+        callback_list.on_epoch_end(0, logs)
+        callback_list.on_train_end(logs)
+        return self.history
+
+    def start_fit(self) -> None:
+        """Reset the running memory before a pass (hook for subclasses)."""
+
+    # ----------------------------------------------------------------------------- scoring
+    def score_and_map(self, x, batch_size: int | None = None, verbose=0) -> tuple[np.ndarray, np.ndarray]:
+        """Image scores (N,) and anomaly maps (N, H, W) at the input resolution, in one pass."""
+        self._require_fitted("predict")
+        validate_input(x, self.sample_shape, "x")
+        scores, maps = [], []
+        for batch in iterate_batches(x, int(batch_size or self.default_batch_size)):
+            embeddings = self.embeddings_of(batch)
+            patch = self.patch_scores(embeddings)
+            blurred = upsample_maps(patch, self.sample_shape[:2])
+            if self.blur_sigma > 0:
+                blurred = np.asarray(keras.ops.convert_to_numpy(gaussian_blur(blurred, self.blur_sigma)))
+            scores.append(np.asarray(self.image_scores(patch, blurred, embeddings), dtype=np.float32))
+            maps.append(blurred)
+        return np.concatenate(scores), np.concatenate(maps)
+
+    def anomaly_map(self, x, batch_size: int | None = None) -> np.ndarray:
+        """(N, H, W) float32 anomaly maps at the input resolution (higher = more anomalous)."""
+        return self.score_and_map(x, batch_size)[1]
+
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs) -> np.ndarray:
+        """Image anomaly scores, shape (N,), float32."""
+        return self.score_and_map(x, batch_size)[0]
+
+    def score(self, x):
+        return self.score_and_map(np.asarray(x))[0]
+
+    def call(self, x):
+        """The patch embeddings (B, h, w, D): the detector's natural output."""
+        return self.embed(x)
+
+    # ----------------------------------------------------------------------------- state helpers
+    def replace_weight(self, attribute: str, value: np.ndarray, name: str) -> None:
+        """Set a fitted non-trainable weight whose shape is only known after fitting (e.g. a memory
+        bank). The new variable is tracked last, as in ``__init__`` when rebuilt from the config."""
+        old = getattr(self, attribute, None)
+        if old is not None and tuple(old.shape) == value.shape:
+            old.assign(value)
+            return
+        if old is not None:
+            self._untrack_variable(old)
+        locked = self._tracker.locked
+        self._tracker.unlock()
+        try:
+            variable = self.add_weight(name=name, shape=value.shape, dtype="float32", trainable=False,
+                                       initializer="zeros")
+        finally:
+            if locked:
+                self._tracker.lock()
+        variable.assign(value)
+        object.__setattr__(self, attribute, variable)

@@ -1,0 +1,274 @@
+"""EfficientAD (Batzner, Heckler & Koenig, WACV 2024), a small CPU-friendly variant.
+
+As in the paper (section 3): a frozen teacher gives feature maps T(I) (normalised per channel with
+the training-set mean and standard deviation); a student S predicts 2C channels, the first C
+imitating the teacher with the hard-feature loss (only the squared differences above their 0.999
+quantile count, section 3.1), the last C imitating an autoencoder A that reconstructs the teacher
+features through a bottleneck (section 3.2; A and S see brightness/contrast-jittered images). Maps:
+M_ST = mean_c (T - S_st)^2 and M_AE = mean_c (A - S_ae)^2, each normalised with the 0.9 and 0.995
+quantiles q_a, q_b of its values on validation images as 0.1 (M - q_a) / (q_b - q_a) (section 3.3),
+averaged, upsampled to the input size; image score = maximum of the map.
+
+Differences from the paper, for CPU budgets and offline use:
+- teacher = a pretrained keras.applications layer (stride 8; EfficientNet-B0 when its weights exist,
+  any family otherwise) followed by a fixed random 1x1 projection to ``channels`` (64 by default)
+  instead of a PDN distilled from WideResNet-101 (384 channels);
+- student: 4 conv blocks (strides 2, 2, 2, 1) instead of the PDN-S; autoencoder: 5 strided convs
+  down, bilinear resizes and convs up, instead of the paper's 6 + 8 layers;
+- no ImageNet penalty term on the student (no ImageNet images offline);
+- training for ``epochs`` chosen by the user (the paper trains 70,000 steps of batch 1).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_oneclass.detector import PACKAGE, Detector, features_of, iterate_batches, validate_input
+from keras_oneclass.networks.backbones import FAMILIES, FeatureExtractor, family_of
+from keras_oneclass.postprocessing import upsample_maps
+
+
+def _student(image_shape, out_channels: int, grid, seed: int | None) -> keras.Model:
+    """4 conv blocks, overall stride 8, 2 * C output channels, resized to the teacher grid."""
+    init = lambda i: keras.initializers.HeNormal(seed=None if seed is None else seed + i)  # noqa: E731
+    inputs = keras.Input(image_shape)
+    h = inputs
+    for i, (filters, kernel, stride) in enumerate([(32, 4, 2), (64, 4, 2), (128, 3, 2)]):
+        h = keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", activation="relu",
+                                kernel_initializer=init(i), name=f"student_conv_{i}")(h)
+    h = keras.layers.Conv2D(2 * out_channels, 3, padding="same", kernel_initializer=init(3), name="student_out")(h)
+    if tuple(h.shape[1:3]) != tuple(grid):
+        h = keras.layers.Resizing(*grid, interpolation="bilinear")(h)
+    return keras.Model(inputs, h, name="student")
+
+
+def _autoencoder(image_shape, out_channels: int, grid, seed: int | None) -> keras.Model:
+    """Strided conv encoder to a ~1/32 bottleneck, bilinear-upsampling decoder to the teacher grid."""
+    init = lambda i: keras.initializers.HeNormal(seed=None if seed is None else seed + 10 + i)  # noqa: E731
+    inputs = keras.Input(image_shape)
+    h = inputs
+    for i, filters in enumerate([32, 32, 64, 64, 64]):
+        h = keras.layers.Conv2D(filters, 4, strides=2, padding="same", activation="relu",
+                                kernel_initializer=init(i), name=f"ae_encoder_{i}")(h)
+    for i, divisor in enumerate([4, 2, 1]):
+        size = (max(1, grid[0] // divisor), max(1, grid[1] // divisor))
+        h = keras.layers.Resizing(*size, interpolation="bilinear")(h)
+        h = keras.layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer=init(5 + i),
+                                name=f"ae_decoder_{i}")(h)
+    h = keras.layers.Conv2D(out_channels, 3, padding="same", kernel_initializer=init(9), name="ae_out")(h)
+    return keras.Model(inputs, h, name="autoencoder")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class EfficientAD(Detector):
+    """Teacher-student-autoencoder detector with validation-quantile map normalisation.
+
+    Args:
+        input_shape: (H, W, C), C in {1, 3}, pixels in [0, 1].
+        teacher: backbone family name or a ready keras.applications model (frozen).
+        teacher_layer: the teacher's feature layer; default the family's stride-8 layer.
+        weights, alpha, weights_dir, preprocessing: as in ``networks.backbones.FeatureExtractor``.
+        channels: C, teacher channels after the fixed random projection (64; paper 384).
+        hard_quantile: quantile above which student errors count (0.999, section 3.1).
+        learning_rate, weight_decay: Adam settings (1e-4, 1e-5 as in the paper).
+        seed: seed of initialisations, projection and augmentation.
+
+    Fitted state: ``teacher_mean`` / ``teacher_std`` (C,), ``quantiles`` (4,) = q_a, q_b of M_ST
+    then of M_AE, the student and autoencoder weights.
+
+    Example:
+        >>> model = EfficientAD((224, 224, 1), teacher="mobilenet", alpha=0.25)  # doctest: +SKIP
+        >>> model.fit(x_train, epochs=10, validation_data=x_val)  # doctest: +SKIP
+        >>> maps = model.anomaly_map(test.images)  # doctest: +SKIP
+    """
+
+    default_batch_size = 8
+
+    def __init__(self, input_shape, teacher="efficientnetb0", teacher_layer: str | None = None, weights="imagenet",
+                 alpha: float = 1.0, weights_dir=None, preprocessing=None, channels: int = 64,
+                 hard_quantile: float = 0.999, learning_rate: float = 1e-4, weight_decay: float = 1e-5,
+                 seed: int | None = 0, **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        if teacher_layer is None:  # the family's stride-8 default layer
+            family = preprocessing or (teacher if isinstance(teacher, str) else family_of(teacher))
+            if family not in FAMILIES:
+                raise ValueError(f"teacher must be one of {sorted(FAMILIES)} or a keras.Model, got {teacher!r}.")
+            teacher_layer = FAMILIES[family].layers[0]
+        self.extractor = FeatureExtractor(teacher, self.sample_shape, layers=[teacher_layer], weights=weights,
+                                          alpha=alpha, weights_dir=weights_dir, preprocessing=preprocessing)
+        if not 0.0 < hard_quantile < 1.0:
+            raise ValueError(f"hard_quantile must be in (0, 1), got {hard_quantile}.")
+        self.channels = int(channels)
+        self.hard_quantile = float(hard_quantile)
+        self.learning_rate, self.weight_decay = float(learning_rate), float(weight_decay)
+        spec = self.extractor.compute_output_spec(None)[0]
+        self.grid = tuple(int(d) for d in spec.shape[1:3])
+        rng = np.random.default_rng(self.seed_for(0))
+        projection = np.linalg.qr(rng.standard_normal((max(spec.shape[-1], self.channels), self.channels)))[0]
+        self.projection = self.add_weight(name="projection", shape=(spec.shape[-1], self.channels), trainable=False,
+                                          initializer=keras.initializers.Constant(projection[:spec.shape[-1]]))
+        self.teacher_mean = self.add_weight(name="teacher_mean", shape=(self.channels,), trainable=False,
+                                            initializer="zeros")
+        self.teacher_std = self.add_weight(name="teacher_std", shape=(self.channels,), trainable=False,
+                                           initializer="ones")
+        self.quantiles = self.add_weight(name="quantiles", shape=(4,), trainable=False,
+                                         initializer=keras.initializers.Constant([0.0, 1.0, 0.0, 1.0]))
+        self.student = _student(self.sample_shape, self.channels, self.grid, self.seed_for(1))
+        self.autoencoder = _autoencoder(self.sample_shape, self.channels, self.grid, self.seed_for(2))
+        self.seed_generator = keras.random.SeedGenerator(self.seed_for(3))
+        self.total_tracker = keras.metrics.Mean(name="loss")
+        self.student_tracker = keras.metrics.Mean(name="student_loss")
+        self.autoencoder_tracker = keras.metrics.Mean(name="autoencoder_loss")
+        self.agreement_tracker = keras.metrics.Mean(name="student_autoencoder_loss")
+        self.build()
+
+    def hyperparameters(self):
+        config = self.extractor.get_config()
+        return {"teacher": config["backbone"], "teacher_layer": config["layers"][0], "weights": None,
+                "alpha": config["alpha"], "preprocessing": config["preprocessing"], "channels": self.channels,
+                "hard_quantile": self.hard_quantile, "learning_rate": self.learning_rate,
+                "weight_decay": self.weight_decay}
+
+    @property
+    def metrics(self):
+        return [self.total_tracker, self.student_tracker, self.autoencoder_tracker, self.agreement_tracker]
+
+    @property
+    def network_variables(self):
+        return self.student.trainable_variables + self.autoencoder.trainable_variables
+
+    def compile(self, optimizer=None, **kwargs):
+        """Adam(1e-4, weight decay 1e-5) for student and autoencoder (paper section 4)."""
+        optimizer = optimizer or keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay)
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.network_variables)
+
+    # ----------------------------------------------------------------------------- networks
+    def raw_teacher(self, images):
+        """(B, H, W, C) -> projected teacher features (B, h, w, channels), not normalised."""
+        return ops.matmul(self.extractor(images)[0], self.projection)
+
+    def teach(self, images):
+        return ops.stop_gradient((self.raw_teacher(images) - self.teacher_mean) / self.teacher_std)
+
+    def prepare_fit(self, x) -> None:
+        """Channel mean and standard deviation of the projected teacher features on the training data."""
+        total, total_sq, count = 0.0, 0.0, 0
+        for batch in iterate_batches(x):
+            features = ops.convert_to_numpy(self.raw_teacher(batch)).astype(np.float64)
+            total = total + features.sum(axis=(0, 1, 2))
+            total_sq = total_sq + np.square(features).sum(axis=(0, 1, 2))
+            count += features.shape[0] * features.shape[1] * features.shape[2]
+        mean = total / count
+        self.teacher_mean.assign(mean.astype(np.float32))
+        variance = np.maximum(total_sq / count - mean ** 2, 0.0)
+        self.teacher_std.assign(np.where(variance > 0, np.sqrt(variance), 1.0).astype(np.float32))
+
+    def augment(self, images):
+        """Random brightness and contrast factors in [0.8, 1.2] per image (paper: autoencoder input)."""
+        batch = ops.shape(images)[0]
+        brightness = keras.random.uniform((batch, 1, 1, 1), 0.8, 1.2, seed=self.seed_generator)
+        contrast = keras.random.uniform((batch, 1, 1, 1), 0.8, 1.2, seed=self.seed_generator)
+        mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
+        return ops.clip(((images - mean) * contrast + mean) * brightness, 0.0, 1.0)
+
+    def losses_of(self, images, training: bool):
+        teacher = self.teach(images)
+        student = ops.cast(self.student(images, training=training), "float32")
+        errors = ops.square(teacher - student[..., :self.channels])
+        hard = ops.quantile(ops.reshape(errors, (-1,)), self.hard_quantile)
+        hard_mask = ops.cast(errors >= hard, "float32")
+        student_loss = ops.sum(errors * hard_mask) / ops.maximum(ops.sum(hard_mask), 1.0)
+        augmented = self.augment(images) if training else images
+        teacher_aug = self.teach(augmented)
+        reconstruction = ops.cast(self.autoencoder(augmented, training=training), "float32")
+        student_aug = ops.cast(self.student(augmented, training=training), "float32")[..., self.channels:]
+        autoencoder_loss = ops.mean(ops.square(teacher_aug - reconstruction))
+        agreement_loss = ops.mean(ops.square(ops.stop_gradient(reconstruction) - student_aug))
+        return student_loss, autoencoder_loss, agreement_loss
+
+    def _record(self, student_loss, autoencoder_loss, agreement_loss):
+        total = student_loss + autoencoder_loss + agreement_loss
+        self.total_tracker.update_state(total)
+        self.student_tracker.update_state(student_loss)
+        self.autoencoder_tracker.update_state(autoencoder_loss)
+        self.agreement_tracker.update_state(agreement_loss)
+        return total
+
+    def train_step(self, data):
+        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+
+        images = ops.cast(features_of(data), "float32")
+        variables = self.network_variables
+        with tf.GradientTape() as tape:
+            losses = self.losses_of(images, training=True)
+            total = losses[0] + losses[1] + losses[2]
+            scaled = self.optimizer.scale_loss(total)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self._record(*losses)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        self._record(*self.losses_of(ops.cast(features_of(data), "float32"), training=False))
+        return {m.name: m.result() for m in self.metrics}
+
+    # ----------------------------------------------------------------------------- maps
+    def raw_maps(self, images):
+        """(M_ST, M_AE), each (B, h, w), before normalisation."""
+        teacher = self.teach(images)
+        student = ops.cast(self.student(images, training=False), "float32")
+        reconstruction = ops.cast(self.autoencoder(images, training=False), "float32")
+        map_st = ops.mean(ops.square(teacher - student[..., :self.channels]), axis=-1)
+        map_ae = ops.mean(ops.square(reconstruction - student[..., self.channels:]), axis=-1)
+        return map_st, map_ae
+
+    def grid_map(self, images):
+        """(B, h, w) combined, quantile-normalised map on the teacher grid."""
+        map_st, map_ae = self.raw_maps(images)
+        q = self.quantiles
+        map_st = 0.1 * (map_st - q[0]) / ops.maximum(q[1] - q[0], 1e-12)
+        map_ae = 0.1 * (map_ae - q[2]) / ops.maximum(q[3] - q[2], 1e-12)
+        return 0.5 * map_st + 0.5 * map_ae
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        """Train student and autoencoder, then set the map quantiles on ``validation_data`` (normal
+        images; the paper's validation set) or, when none is given, on the training data."""
+        history = super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+        self.normalise_maps(validation_data if validation_data is not None else x)
+        return history
+
+    def normalise_maps(self, x) -> None:
+        """Set q_a (0.9) and q_b (0.995) quantiles of M_ST and M_AE over normal images ``x``."""
+        maps_st, maps_ae = [], []
+        for batch in iterate_batches(x):
+            map_st, map_ae = self.raw_maps(ops.cast(batch, "float32"))
+            maps_st.append(ops.convert_to_numpy(map_st).ravel())
+            maps_ae.append(ops.convert_to_numpy(map_ae).ravel())
+        st, ae = np.concatenate(maps_st), np.concatenate(maps_ae)
+        self.quantiles.assign(np.array([np.quantile(st, 0.9), np.quantile(st, 0.995),
+                                        np.quantile(ae, 0.9), np.quantile(ae, 0.995)], dtype=np.float32))
+
+    def call(self, x):
+        """The combined anomaly map on the teacher grid, (B, h, w)."""
+        return self.grid_map(x)
+
+    def score(self, x):
+        maps = ops.image.resize(self.grid_map(x)[..., None], self.sample_shape[:2], interpolation="bilinear")
+        return ops.max(ops.reshape(maps, (ops.shape(maps)[0], -1)), axis=-1)
+
+    def score_and_map(self, x, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Image scores (N,) and maps (N, H, W) at the input resolution, in one pass."""
+        self._require_fitted("anomaly_map")
+        validate_input(x, self.sample_shape, "x")
+        maps = []
+        for batch in iterate_batches(x, int(batch_size or 32)):
+            maps.append(upsample_maps(ops.convert_to_numpy(self.grid_map(ops.cast(batch, "float32"))),
+                                      self.sample_shape[:2]))
+        maps = np.concatenate(maps)
+        return maps.reshape(len(maps), -1).max(axis=1).astype(np.float32), maps
+
+    def anomaly_map(self, x, batch_size: int | None = None) -> np.ndarray:
+        """(N, H, W) float32 anomaly maps at the input resolution."""
+        return self.score_and_map(x, batch_size)[1]

@@ -1,0 +1,99 @@
+"""Greedy k-centre coreset and the faiss nearest-neighbour index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from keras_oneclass.memory import NearestNeighbours, coreset_indices, greedy_k_centre, random_projection
+
+
+def _clustered(n=3000, d=32, clusters=50, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, d)) * 3
+    return (centres[rng.integers(clusters, size=n)] + rng.standard_normal((n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("points", [
+    np.random.default_rng(1).standard_normal((400, 8)).astype(np.float32),  # dense path throughout
+    _clustered(),                                                           # switches to pruned groups
+], ids=["iid", "clustered"])
+def test_every_pick_is_a_farthest_point(points):
+    k = 600 if len(points) > 1000 else 60
+    selected = greedy_k_centre(points, k, seed=3)
+    assert len(np.unique(selected)) == k
+    exact = points.astype(np.float64)
+    nearest = np.full(len(points), np.inf)
+    for j in range(k - 1):
+        nearest = np.minimum(nearest, np.linalg.norm(exact - exact[selected[j]], axis=1))
+        assert nearest[selected[j + 1]] >= nearest.max() - 1e-4 * max(1.0, nearest.max())
+
+
+def test_greedy_matches_plain_farthest_point_on_small_data():
+    points = np.random.default_rng(0).standard_normal((300, 6)).astype(np.float32)
+    selected = greedy_k_centre(points, 40, seed=0)
+    reference, nearest = [selected[0]], np.full(300, np.inf)
+    for _ in range(39):
+        nearest = np.minimum(nearest, np.linalg.norm(points - points[reference[-1]], axis=1))
+        reference.append(int(np.argmax(nearest)))
+    np.testing.assert_array_equal(selected, reference)
+
+
+def test_coreset_covers_the_data_better_than_a_random_subset():
+    points = _clustered(2000, 16, clusters=40, seed=2)
+    keep = coreset_indices(points, ratio=0.05, projection_dim=None, seed=0)
+    assert keep.shape == (100,)
+    random = np.random.default_rng(0).choice(2000, 100, replace=False)
+
+    def covering_radius(idx):
+        return NearestNeighbours(points[idx]).search(points, k=1)[0].max()
+
+    assert covering_radius(keep) < 0.8 * covering_radius(random)
+
+
+def test_random_projection_shape_and_distance_preservation():
+    points = np.random.default_rng(0).standard_normal((200, 512)).astype(np.float32)
+    projected = random_projection(points, 128, seed=0)
+    assert projected.shape == (200, 128) and projected.dtype == np.float32
+    ratio = np.linalg.norm(projected[1:] - projected[0], axis=1) / np.linalg.norm(points[1:] - points[0], axis=1)
+    assert 0.75 < ratio.min() and ratio.max() < 1.25
+    np.testing.assert_array_equal(random_projection(points, 128, seed=0), projected)
+    assert random_projection(points[:, :64], 128) is not None and random_projection(points[:, :64], 128).shape == (200, 64)
+
+
+def test_coreset_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="ratio"):
+        coreset_indices(np.zeros((10, 4)), ratio=0.0)
+    with pytest.raises(ValueError, match="n_centres"):
+        greedy_k_centre(np.zeros((10, 4)), 11)
+    with pytest.raises(ValueError, match="non-empty"):
+        coreset_indices(np.zeros((0, 4)))
+
+
+def test_flat_index_is_exact():
+    rng = np.random.default_rng(0)
+    bank, queries = rng.standard_normal((500, 24)).astype(np.float32), rng.standard_normal((50, 24)).astype(np.float32)
+    distances, ids = NearestNeighbours(bank).search(queries, k=3)
+    brute = np.linalg.norm(queries[:, None] - bank[None], axis=-1)
+    np.testing.assert_array_equal(ids, np.argsort(brute, axis=1)[:, :3])
+    np.testing.assert_allclose(distances, np.sort(brute, axis=1)[:, :3], rtol=1e-4, atol=1e-4)
+
+
+def test_ivf_index_finds_most_exact_neighbours():
+    bank = _clustered(5000, 16, clusters=30, seed=4)
+    queries = bank[:200] + 0.01
+    _, exact = NearestNeighbours(bank).search(queries, k=1)
+    index = NearestNeighbours(bank, index="ivf", n_probe=4)
+    assert index.index.nlist > 1
+    _, approx = index.search(queries, k=1)
+    assert np.mean(approx == exact) > 0.9
+
+
+def test_index_rejects_bad_queries():
+    index = NearestNeighbours(np.zeros((5, 3), np.float32))
+    with pytest.raises(ValueError, match="queries"):
+        index.search(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="k must be"):
+        index.search(np.zeros((2, 3)), k=6)
+    with pytest.raises(ValueError, match="index"):
+        NearestNeighbours(np.zeros((5, 3)), index="hnsw")
