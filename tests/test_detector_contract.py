@@ -8,12 +8,16 @@ import pytest
 import tensorflow as tf
 
 from conftest import blobs
-from keras_oneclass import DASVDD, NotFittedError, metrics
+from keras_oneclass import DASVDD, DeepSVDD, NotFittedError, metrics
 
 # name -> (factory(seed), sample shape, epochs). New detectors join the contract by adding a row.
 DETECTORS = {
     "dasvdd_dense": (lambda seed: DASVDD(input_shape=(8,), seed=seed), (8,), 20),
     "dasvdd_conv": (lambda seed: DASVDD(input_shape=(8, 8, 1), encoder="conv", latent_dim=16, seed=seed), (8, 8, 1), 5),
+    # 256 samples = 2 steps an epoch: 20 epochs let the BatchNorm statistics settle at lr 1e-4
+    "deep_svdd_original": (lambda seed: DeepSVDD(input_shape=(28, 28, 1), pretrain_epochs=1, seed=seed), (28, 28, 1), 20),
+    "deep_svdd_enhanced": (lambda seed: DeepSVDD(input_shape=(28, 28, 1), variant="enhanced", pretrain_epochs=0,
+                                                 seed=seed), (28, 28, 1), 20),
 }
 
 
