@@ -191,13 +191,14 @@ class DeepSVDD(Detector):
             self.compile()
         schedule = EpochSchedule(fixed_learning_rate(self.optimizer), self.learning_rate_milestones,
                                  epoch_variable=self._epoch)
+        self._fit_verbose = kwargs.get("verbose", "auto")  # pretraining reports like fit
         return super().fit(x, y, batch_size=batch_size, callbacks=[*(callbacks or []), schedule], **kwargs)
 
     def prepare_fit(self, x) -> None:
         if self.is_fitted:
             return
         if self.pretrain_epochs:
-            self.pretrain(x, self.pretrain_epochs)
+            self.pretrain(x, self.pretrain_epochs, verbose=getattr(self, "_fit_verbose", "auto"))
         self.initialize_center(x)
 
     def _as_dataset(self, x) -> tf.data.Dataset:
