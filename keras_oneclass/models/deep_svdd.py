@@ -146,7 +146,7 @@ class DeepSVDD(Detector):
         self.center = self.add_weight(name="center", shape=(self.rep_dim,), dtype="float32", trainable=False,
                                       initializer="zeros")
         self.radius = self.add_weight(name="radius", shape=(), dtype="float32", trainable=False,
-                                      initializer="zeros")
+                                      initializer="zeros", aggregation="only_first_replica")
         self._epoch = self.add_weight(name="epoch", shape=(), dtype="float32", trainable=False,
                                       initializer="zeros", aggregation="only_first_replica")
         self.loss_tracker = keras.metrics.Mean(name="loss")
