@@ -7,11 +7,12 @@ from keras_oneclass.models.autoencoder import ConvAutoencoder, DenseAutoencoder
 from keras_oneclass.models.vae import VAE
 from keras_oneclass.models.ganomaly import GANomaly
 from keras_oneclass.models.efficientad import EfficientAD
+from keras_oneclass.models.deep_svdd import DeepSVDD
 from keras_oneclass.models.padim import PaDiM
 from keras_oneclass.models.patchcore import PatchCore
 from keras_oneclass.layers import Sampling
 from keras_oneclass import callbacks, postprocessing
 
 __version__ = "0.1.0"
-__all__ = ["ConvAutoencoder", "DASVDD", "DenseAutoencoder", "Detector", "EfficientAD", "GANomaly", "NotFittedError",
+__all__ = ["ConvAutoencoder", "DASVDD", "DeepSVDD", "DenseAutoencoder", "Detector", "EfficientAD", "GANomaly", "NotFittedError",
            "PaDiM", "PatchCore", "Sampling", "VAE", "callbacks", "datasets", "metrics", "postprocessing", "precision"]

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import blobs
-from keras_oneclass import (DASVDD, VAE, ConvAutoencoder, DenseAutoencoder, EfficientAD, GANomaly, NotFittedError,
+from keras_oneclass import (DASVDD, VAE, DeepSVDD, ConvAutoencoder, DenseAutoencoder, EfficientAD, GANomaly, NotFittedError,
                             PaDiM, PatchCore, metrics)
 
 
@@ -31,6 +31,10 @@ DETECTORS = {
     "padim": (lambda seed: PaDiM((32, 32, 1), backbone=tiny_mobilenet(), n_features=50, seed=seed), (32, 32, 1), 1),
     "patchcore": (lambda seed: PatchCore((32, 32, 1), backbone=tiny_mobilenet(), seed=seed), (32, 32, 1), 1),
     "efficientad": (lambda seed: EfficientAD((32, 32, 1), teacher=tiny_mobilenet(), seed=seed), (32, 32, 1), 2),
+    # 256 samples = 2 steps an epoch: 20 epochs let the BatchNorm statistics settle at lr 1e-4
+    "deep_svdd_original": (lambda seed: DeepSVDD(input_shape=(28, 28, 1), pretrain_epochs=1, seed=seed), (28, 28, 1), 20),
+    "deep_svdd_enhanced": (lambda seed: DeepSVDD(input_shape=(28, 28, 1), variant="enhanced", pretrain_epochs=0,
+                                                 seed=seed), (28, 28, 1), 20),
 }
 
 

@@ -1,0 +1,275 @@
+"""Deep SVDD: Deep Support Vector Data Description (Ruff et al., "Deep One-Class Classification", ICML 2018).
+
+A bias-free network phi maps normal data into a small hypersphere around a fixed centre c
+(Section 3 of the paper):
+
+- one-class objective (eq. 4): minimise mean ||phi(x) - c||^2 (+ weight decay);
+- soft-boundary objective (eq. 3): minimise R^2 + 1/nu * mean max(0, ||phi(x) - c||^2 - R^2); as in
+  the authors' code, R is not a gradient variable but is set, on every mini-batch after
+  ``warm_up_epochs`` epochs, to the (1 - nu)-quantile of the batch's distances ||phi(x) - c||;
+- c is the mean of the initial embeddings of the training data (after the optional autoencoder
+  pretraining), with coordinates closer than ``center_eps`` to zero pushed to +-eps (Section 3.3:
+  a centre at zero invites trivial solutions);
+- the anomaly score is ||phi(x) - c||^2, minus R^2 for soft-boundary (eq. 5).
+
+Published settings (Section 4.1 and the authors' Deep-SVDD-PyTorch README for CIFAR-10 / MNIST):
+Adam, learning rate 1e-4, batch 200, weight decay 0.5e-6, 150 epochs with the learning rate divided
+by 10 at epoch 50; autoencoder pretraining 350 epochs with the milestone at epoch 250; nu = 0.1;
+10 warm-up epochs; eps = 0.1; images global-contrast-normalised (l1) and min-max scaled per class.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_oneclass.detector import PACKAGE, Detector, features_of, iterate_batches
+from keras_oneclass.networks.lenet import NEGATIVE_SLOPE, VARIANTS, lenet_autoencoder, lenet_preset
+from keras_oneclass.scoring import squared_distance
+
+OBJECTIVES = ("one-class", "soft-boundary")
+
+
+class EpochSchedule(keras.callbacks.Callback):
+    """Multiplies the learning rate by ``factor`` at each milestone epoch and counts epochs.
+
+    Args:
+        base_learning_rate: learning rate before the first milestone (None: leave it alone, e.g.
+            when the optimizer has its own schedule).
+        milestones: 0-based epochs at which the learning rate is multiplied by ``factor``.
+        epoch_variable: a Keras variable that receives the epoch index (read inside train_step).
+    """
+
+    def __init__(self, base_learning_rate: float | None, milestones: Sequence[int] = (), factor: float = 0.1,
+                 epoch_variable=None):
+        super().__init__()
+        self.base_learning_rate = base_learning_rate
+        self.milestones = tuple(int(m) for m in milestones)
+        self.factor = factor
+        self.epoch_variable = epoch_variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.epoch_variable is not None:
+            self.epoch_variable.assign(float(epoch))
+        if self.base_learning_rate is not None:
+            passed = sum(epoch >= m for m in self.milestones)
+            self.model.optimizer.learning_rate = self.base_learning_rate * self.factor ** passed
+
+
+def fixed_learning_rate(optimizer) -> float | None:
+    """The optimizer's learning rate as a float, or None when it is a schedule."""
+    rate = getattr(optimizer, "_learning_rate", None)
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        rate = getattr(optimizer.inner_optimizer, "_learning_rate", None)
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) or callable(rate):
+        return None
+    return float(ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def sum_squared_error(x, x_hat):
+    """Per-sample sum of squared errors, the reference autoencoder's loss: (B,) float32."""
+    diff = ops.cast(x_hat, "float32") - ops.cast(x, "float32")
+    return ops.sum(ops.reshape(ops.square(diff), (ops.shape(diff)[0], -1)), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DeepSVDD(Detector):
+    """Deep SVDD with the paper's LeNet-type networks, original or enhanced.
+
+    Args:
+        input_shape: (28, 28, C) (MNIST net, 32-unit representation) or (32, 32, C) (CIFAR-10 net,
+            128 units).
+        variant: "original" (Ruff et al.: 5x5 kernels, BatchNorm without affine) or "enhanced" (3x3
+            kernels, affine BatchNorm, bilinear upsampling in the decoder); see
+            ``keras_oneclass.networks.lenet``.
+        objective: "one-class" (eq. 4) or "soft-boundary" (eq. 3).
+        nu: soft-boundary trade-off, fraction of training points allowed outside the sphere. 0.1.
+        pretrain_epochs: epochs of autoencoder pretraining before the first ``fit`` (its encoder
+            initialises phi). The paper's protocol: 350; 0 skips pretraining.
+        pretrain_milestones: epochs at which the pretraining learning rate drops 10x. (250,).
+        learning_rate_milestones: epochs at which the Deep SVDD learning rate drops 10x. (50,).
+        warm_up_epochs: soft-boundary only: epochs before R is first updated. 10.
+        center_eps: coordinates of c closer than this to zero are pushed to +-eps. 0.1.
+        negative_slope: leaky ReLU slope (0.01, as F.leaky_relu in the reference code).
+        seed: seed of the initialisation and of the data order of array inputs.
+
+    Fitted state: ``center`` (rep_dim,), ``radius`` (soft-boundary), ``threshold`` after ``calibrate``.
+    Scores: (N,) float32 = ||phi(x) - c||^2 (- R^2), higher = more anomalous.
+
+    Example:
+        >>> from keras_oneclass import DeepSVDD, datasets
+        >>> x_train, (x_test, y_test) = datasets.load_oneclass("cifar10", normal_class=3, as_numpy=True)
+        >>> model = DeepSVDD(input_shape=(32, 32, 3), variant="enhanced", pretrain_epochs=350, seed=0)
+        >>> model.fit(x_train, epochs=150)
+        >>> scores = model.predict(x_test)          # (10000,) float32
+    """
+
+    default_batch_size = 200
+    learning_rate = 1e-4
+    weight_decay = 0.5e-6
+    adam_epsilon = 1e-8  # torch.optim.Adam's default
+
+    def __init__(self, input_shape, variant: str = "original", objective: str = "one-class", nu: float = 0.1,
+                 pretrain_epochs: int = 350, pretrain_milestones: Sequence[int] = (250,),
+                 learning_rate_milestones: Sequence[int] = (50,), warm_up_epochs: int = 10,
+                 center_eps: float = 0.1, negative_slope: float = NEGATIVE_SLOPE, seed: int | None = None,
+                 **kwargs):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
+        if not 0.0 < nu <= 1.0:
+            raise ValueError(f"nu must be in (0, 1], got {nu}.")
+        if int(pretrain_epochs) < 0 or int(warm_up_epochs) < 0:
+            raise ValueError(f"pretrain_epochs and warm_up_epochs must be >= 0, got {pretrain_epochs}, "
+                             f"{warm_up_epochs}.")
+        if not center_eps >= 0:
+            raise ValueError(f"center_eps must be >= 0, got {center_eps}.")
+        self.rep_dim = lenet_preset(self.sample_shape)["rep_dim"]
+        self.variant = variant
+        self.objective = objective
+        self.nu = float(nu)
+        self.pretrain_epochs = int(pretrain_epochs)
+        self.pretrain_milestones = tuple(int(m) for m in pretrain_milestones)
+        self.learning_rate_milestones = tuple(int(m) for m in learning_rate_milestones)
+        self.warm_up_epochs = int(warm_up_epochs)
+        self.center_eps = float(center_eps)
+        self.negative_slope = float(negative_slope)
+        self.encoder, self.autoencoder = lenet_autoencoder(self.sample_shape, variant, self.negative_slope,
+                                                           seed=self.seed_for(0))
+        self.center = self.add_weight(name="center", shape=(self.rep_dim,), dtype="float32", trainable=False,
+                                      initializer="zeros")
+        self.radius = self.add_weight(name="radius", shape=(), dtype="float32", trainable=False,
+                                      initializer="zeros", aggregation="only_first_replica")
+        self._epoch = self.add_weight(name="epoch", shape=(), dtype="float32", trainable=False,
+                                      initializer="zeros", aggregation="only_first_replica")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.distance_tracker = keras.metrics.Mean(name="distance")
+        self.pretrain_history = None
+        self.build()
+
+    def hyperparameters(self):
+        return {"variant": self.variant, "objective": self.objective, "nu": self.nu,
+                "pretrain_epochs": self.pretrain_epochs, "pretrain_milestones": list(self.pretrain_milestones),
+                "learning_rate_milestones": list(self.learning_rate_milestones),
+                "warm_up_epochs": self.warm_up_epochs, "center_eps": self.center_eps,
+                "negative_slope": self.negative_slope}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.distance_tracker]
+
+    def _optimizer(self):
+        return keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay, epsilon=self.adam_epsilon)
+
+    def _jit(self) -> bool:
+        return bool(tf.config.list_physical_devices("GPU")) or self.xla_on_cpu()
+
+    # ----------------------------------------------------------------------------- training
+    def compile(self, optimizer=None, **kwargs):
+        """Adam(1e-4, weight decay 0.5e-6) by default (Section 4.1); Keras wraps it in a
+        ``LossScaleOptimizer`` under ``mixed_float16``.
+
+        Keras' Adam applies decoupled weight decay where torch.optim.Adam adds it to the gradient;
+        at 0.5e-6 the two differ by far less than the seed-to-seed spread.
+        """
+        super().compile(optimizer=optimizer or self._optimizer(), **kwargs)
+        self.optimizer.build(self.encoder.trainable_variables)  # so a saved optimizer state loads back
+
+    def fit(self, x=None, y=None, batch_size=None, callbacks=None, **kwargs):
+        """Pretrain (first call, if ``pretrain_epochs``), set c (first call), then train phi.
+
+        The learning rate drops 10x at ``learning_rate_milestones`` when the optimizer has a fixed rate.
+        """
+        if not self.compiled:
+            self.compile()
+        schedule = EpochSchedule(fixed_learning_rate(self.optimizer), self.learning_rate_milestones,
+                                 epoch_variable=self._epoch)
+        self._fit_verbose = kwargs.get("verbose", "auto")  # pretraining reports like fit
+        return super().fit(x, y, batch_size=batch_size, callbacks=[*(callbacks or []), schedule], **kwargs)
+
+    def prepare_fit(self, x) -> None:
+        if self.is_fitted:
+            return
+        if self.pretrain_epochs:
+            self.pretrain(x, self.pretrain_epochs, verbose=getattr(self, "_fit_verbose", "auto"))
+        self.initialize_center(x)
+
+    def _as_dataset(self, x) -> tf.data.Dataset:
+        if isinstance(x, tf.data.Dataset):
+            return x.map(lambda *batch: features_of(batch))
+        if isinstance(x, keras.utils.PyDataset):
+            spec = tf.TensorSpec((None, *self.sample_shape), tf.float32)
+            return tf.data.Dataset.from_generator(lambda: iterate_batches(x), output_signature=spec)
+        return self.array_pipeline(x, self.default_batch_size)
+
+    def pretrain(self, x, epochs: int, verbose="auto", callbacks=None):
+        """Train the autoencoder (sum of squared errors per sample, Adam 1e-4 with the milestones);
+        phi shares its encoder layers, so it starts from the pretrained weights.
+
+        Args:
+            x: normal training data (array or batched dataset).
+            epochs: pretraining epochs.
+        Returns:
+            the Keras History of the autoencoder.
+        """
+        self.autoencoder.compile(optimizer=self._optimizer(), loss=sum_squared_error, jit_compile=self._jit())
+        data = self._as_dataset(x).map(lambda batch: (batch, batch))
+        schedule = EpochSchedule(self.learning_rate, self.pretrain_milestones)
+        self.pretrain_history = self.autoencoder.fit(data, epochs=epochs, verbose=verbose, shuffle=False,
+                                                     callbacks=[*(callbacks or []), schedule])
+        return self.pretrain_history
+
+    def initialize_center(self, x) -> np.ndarray:
+        """c = mean of phi(x) over ``x`` (inference mode), coordinates within eps of zero pushed to +-eps."""
+        total, count = np.zeros(self.rep_dim, np.float64), 0
+        for batch in iterate_batches(x):
+            z = ops.convert_to_numpy(self.encoder(batch, training=False)).astype(np.float64)
+            total += z.sum(axis=0)
+            count += z.shape[0]
+        center = total / count
+        eps = self.center_eps
+        center[(np.abs(center) < eps) & (center < 0)] = -eps
+        center[(np.abs(center) < eps) & (center > 0)] = eps
+        self.center.assign(center.astype(np.float32))
+        return center.astype(np.float32)
+
+    def objective_loss(self, distances):
+        """The training loss of a batch of squared distances (B,) -> scalar float32."""
+        if self.objective == "one-class":
+            return ops.mean(distances)
+        radius_sq = ops.square(self.radius)
+        return radius_sq + ops.mean(ops.relu(distances - radius_sq)) / self.nu
+
+    def train_step(self, data):
+        x = features_of(data)
+        variables = self.encoder.trainable_variables
+        with tf.GradientTape() as tape:
+            distances = squared_distance(self.encoder(x, training=True), self.center)
+            loss = self.objective_loss(distances)
+            scaled = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        if self.objective == "soft-boundary":
+            quantile = ops.quantile(ops.sqrt(ops.stop_gradient(distances)), 1.0 - self.nu)
+            warm = ops.cast(self._epoch >= self.warm_up_epochs, "float32")
+            self.radius.assign(warm * ops.cast(quantile, "float32") + (1.0 - warm) * self.radius)
+        self.loss_tracker.update_state(loss)
+        self.distance_tracker.update_state(ops.mean(distances))
+        return {m.name: m.result() for m in self.metrics}
+
+    # ----------------------------------------------------------------------------- scoring
+    def call(self, x, training=False):
+        """The representation phi(x), (B, rep_dim) float32."""
+        return self.encoder(x, training=training)
+
+    def score(self, x):
+        distances = squared_distance(self.encoder(x, training=False), self.center)
+        if self.objective == "soft-boundary":
+            distances = distances - ops.square(self.radius)
+        return distances
