@@ -86,3 +86,15 @@ def test_offline_failure_names_the_file_and_where_to_put_it(tmp_path, monkeypatc
 def test_missing_weights_path_is_reported():
     with pytest.raises(FileNotFoundError, match="nowhere.h5"):
         build_backbone("mobilenet", (32, 32, 3), weights="nowhere.h5")
+
+
+def test_imagenet_file_of_another_input_size_is_used_offline(monkeypatch):
+    """Only the 224-px MobileNet(alpha=0.25) file exists offline; a 128-px backbone loads the same kernels."""
+    root = shared_data("keras_models/mobilenet_2_5_224_tf_no_top.h5").parents[1]
+    monkeypatch.setenv("KERAS_ONECLASS_DATA", str(root))
+    monkeypatch.setenv("KERAS_HOME", "/nonexistent-keras-home")
+    small = build_backbone("mobilenet", (128, 128, 3), alpha=0.25)
+    full = build_backbone("mobilenet", (224, 224, 3), alpha=0.25)
+    for a, b in zip(small.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(small.get_weights()[0]).sum() > 0

@@ -111,6 +111,12 @@ def build_backbone(name: str, input_shape: Sequence[int], weights: str | os.Path
         places = weights_locations(file_name, weights_dir)
         local = next((p for p in places if p.is_file()), None)
         if local is None:
+            # Headless nets are fully convolutional: the file of another input size holds the same
+            # kernels (Keras ships one per size only for MobileNet V1/V2), so use it before downloading.
+            others = dict.fromkeys(family.weights_file(alpha, rows) for rows in (224, 192, 160, 128, 96))
+            local = next((p for other in others if other != file_name
+                          for p in weights_locations(other, weights_dir) if p.is_file()), None)
+        if local is None:
             try:
                 return family.constructor(weights="imagenet", **kwargs)
             except Exception as error:  # download failed: say exactly what is missing and where
