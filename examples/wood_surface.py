@@ -98,7 +98,7 @@ MODELS = {"autoencoder": autoencoder, "efficientad": efficientad, "ganomaly": ga
           "patchcore": patchcore, "vae": vae, "dasvdd_conv": dasvdd_conv}
 STUDY = ("autoencoder", "efficientad", "ganomaly", "padim", "patchcore", "vae")
 # Epochs when --epochs is not given: short CPU-demo training (estimated from the networks' FLOPs to keep the
-# six near 15 min on 2 CPU cores at the default 64 px; measured only on a shared, loaded machine), far fewer steps than
+# six near 15 min on 2 CPU cores at the default 64 px; not yet timed end to end), far fewer steps than
 # the methods' papers. Feature-memory detectors (PaDiM, PatchCore) make one pass whatever the number.
 DEFAULT_EPOCHS = {"autoencoder": 20, "vae": 20, "ganomaly": 5, "efficientad": 10, "padim": 1, "patchcore": 1,
                   "dasvdd_conv": 10}
