@@ -37,7 +37,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from keras_oneclass import datasets, metrics, plots
-from keras_oneclass.cli import pixel_roc_auc  # metrics.pixel_roc_auc when present, else a rank-based AUROC
 
 
 # ----------------------------------------------------------------------------------------- models
@@ -205,7 +204,7 @@ def run_model(name, train, validation, validation_labels, test, args, out: Path)
         print(f"  anomaly maps of {len(test)} test images")
     maps = anomaly_maps(model, test.images)
     if maps is not None and test.has_masks and test.masks.any():
-        result["pixel_roc_auc"] = pixel_roc_auc(test.masks, maps)
+        result["pixel_roc_auc"] = float(metrics.pixel_roc_auc(test.masks, maps))
     model_file = out / "models" / f"{name}.keras"
     model_file.parent.mkdir(parents=True, exist_ok=True)
     model.save(model_file)

@@ -209,16 +209,6 @@ def read_test_set(path: str, model, labelled: bool):
 
 
 # ----------------------------------------------------------------------------------------- metrics
-def pixel_roc_auc(masks: np.ndarray, maps: np.ndarray) -> float:
-    """Pixel ROC AUC over every test image: ``metrics.pixel_roc_auc`` when the package has it, else the
-    rank-based ``metrics.roc_auc`` on the flattened masks and maps."""
-    from keras_oneclass import metrics
-
-    if hasattr(metrics, "pixel_roc_auc"):
-        return float(metrics.pixel_roc_auc(masks, maps))
-    return metrics.roc_auc(np.asarray(masks).reshape(-1).astype(int), np.asarray(maps).reshape(-1))
-
-
 def evaluate_detector(model, test, verbose="auto") -> dict:
     """Image ROC AUC, PR AUC, precision/recall/F1 at the model's threshold, pixel ROC AUC when possible."""
     from keras_oneclass import metrics
@@ -233,7 +223,7 @@ def evaluate_detector(model, test, verbose="auto") -> dict:
         result["threshold"] = model.threshold
         result.update(metrics.precision_recall_f1(labels, scores, model.threshold))
     if hasattr(model, "anomaly_map") and getattr(test, "has_masks", False) and test.masks.any():
-        result["pixel_roc_auc"] = pixel_roc_auc(test.masks, model.anomaly_map(test.images))
+        result["pixel_roc_auc"] = float(metrics.pixel_roc_auc(test.masks, model.anomaly_map(test.images)))
     return result
 
 

@@ -109,7 +109,7 @@ def test_pixel_metric_when_the_model_has_maps(fitted):
     rng = np.random.default_rng(0)
     maps = rng.uniform(size=test.masks.shape)
     expected = metrics.roc_auc(test.masks.reshape(-1).astype(int), maps.reshape(-1))
-    assert cli.pixel_roc_auc(test.masks, maps) == pytest.approx(expected, abs=1e-4)
+    assert metrics.pixel_roc_auc(test.masks, maps) == pytest.approx(expected, abs=1e-4)
 
 
 def _error(capsys, argv) -> str:
