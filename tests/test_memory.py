@@ -29,6 +29,15 @@ def test_every_pick_is_a_farthest_point(points):
         assert nearest[selected[j + 1]] >= nearest.max() - 1e-4 * max(1.0, nearest.max())
 
 
+def test_switching_between_dense_and_grouped_steps_keeps_the_selection(monkeypatch):
+    from keras_oneclass.memory import coreset
+
+    points = _clustered()
+    expected = greedy_k_centre(points, 600, seed=3)
+    monkeypatch.setattr(coreset, "_MAX_GROUPS", 6)   # leave grouped mode almost every step
+    np.testing.assert_array_equal(coreset.greedy_k_centre(points, 600, seed=3), expected)
+
+
 def test_greedy_matches_plain_farthest_point_on_small_data():
     points = np.random.default_rng(0).standard_normal((300, 6)).astype(np.float32)
     selected = greedy_k_centre(points, 40, seed=0)
