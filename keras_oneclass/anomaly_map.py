@@ -20,12 +20,39 @@ def squared_error_map(x, x_hat):
     return ops.mean(ops.square(diff), axis=-1)
 
 
+def map_max_score(x, x_hat, sigma: float | None = 4.0):
+    """(B,) float32 localised image score: the maximum of the Gaussian-blurred squared-error map.
+
+    A small defect (a crack, a hole) barely moves the mean error of a whole textured image but is
+    the peak of its error map; the blur (``sigma`` pixels, as PaDiM/PatchCore) keeps one noisy
+    pixel from being that peak. None or 0 = no blur.
+    """
+    error_map = squared_error_map(x, x_hat)
+    if sigma:
+        error_map = gaussian_blur(error_map, sigma)
+    return ops.max(error_map, axis=(1, 2))
+
+
 class ReconstructionMaps:
     """Mixin for detectors with a ``reconstruct(x)`` method: ``anomaly_map`` and ``score_and_map``.
 
     The map and the image score come from the same reconstruction; a Gaussian blur (``sigma``
-    pixels, see ``postprocessing.gaussian_blur``) is applied to the map only.
+    pixels, see ``postprocessing.gaussian_blur``) is applied to the map only. Detectors built with
+    ``score="map_max"`` score images by ``map_max_score`` (blur ``map_sigma``) instead.
     """
+
+    map_sigma = 4.0
+
+    def check_map_score(self, score: str, choices: tuple[str, ...], map_sigma: float) -> None:
+        """Validate and store ``score`` (one of ``choices``, "map_max" among them) and ``map_sigma``."""
+        if score not in choices:
+            raise ValueError(f"score must be one of {choices}, got {score!r}.")
+        if score == "map_max" and len(self.sample_shape) != 3:
+            raise ValueError(f"score='map_max' needs image inputs (H, W, C), got input_shape={self.sample_shape}.")
+        if not (map_sigma is None or map_sigma >= 0):
+            raise ValueError(f"map_sigma must be >= 0 pixels or None, got {map_sigma!r}.")
+        self.score_type = score
+        self.map_sigma = None if map_sigma is None else float(map_sigma)
 
     def score_and_map(self, x, sigma: float | None = None, batch_size: int = 256):
         """(scores (N,), maps (N, H, W)) as float32 numpy arrays, from one pass over ``x``.

@@ -3,7 +3,9 @@
 Trained on normal data to minimise the reconstruction error (mean squared error, or binary
 cross-entropy for the conv net's sigmoid output); a sample the network cannot reconstruct well is
 anomalous. Score = per-sample mean squared error over all pixels and
-channels; ``anomaly_map`` = per-pixel squared error (channel mean), optionally Gaussian-smoothed.
+channels (``score="reconstruction"``) or, for images, the maximum of the Gaussian-blurred error map
+(``score="map_max"``: localised defects on texture); ``anomaly_map`` = per-pixel squared error
+(channel mean), optionally Gaussian-smoothed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_oneclass.anomaly_map import ReconstructionMaps
+from keras_oneclass.anomaly_map import ReconstructionMaps, map_max_score
 from keras_oneclass.detector import PACKAGE, Detector, features_of
 from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
 from keras_oneclass.scoring import squared_error_per_sample
@@ -28,11 +30,13 @@ class Autoencoder(ReconstructionMaps, Detector):
 
     learning_rate = 1e-3
 
-    def __init__(self, input_shape, loss: str = "mse", seed: int | None = None, **kwargs):
+    def __init__(self, input_shape, loss: str = "mse", score: str = "reconstruction", map_sigma: float = 4.0,
+                 seed: int | None = None, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
         if loss not in ("mse", "bce"):
             raise ValueError(f"loss must be 'mse' or 'bce', got {loss!r}.")
         self.loss_type = loss
+        self.check_map_score(score, ("reconstruction", "map_max"), map_sigma)
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def training_loss(self, x, x_hat):
@@ -78,8 +82,13 @@ class Autoencoder(ReconstructionMaps, Detector):
         return self(x, training=False)
 
     def score(self, x):
-        """(B,) float32 mean squared reconstruction error."""
+        """(B,) float32 mean squared reconstruction error, or the peak of the blurred error map ("map_max")."""
+        if self.score_type == "map_max":
+            return map_max_score(x, self.reconstruct(x), self.map_sigma)
         return squared_error_per_sample(x, self.reconstruct(x))
+
+    def score_hyperparameters(self) -> dict:
+        return {"score": self.score_type, "map_sigma": self.map_sigma}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -95,6 +104,9 @@ class DenseAutoencoder(Autoencoder):
         latent_dim: size of the (linear) code. 20.
         output_activation: "sigmoid" for data in [0, 1]; None for unbounded data.
         loss: training loss, "mse" (default) or "bce" (sigmoid outputs only). The score is the MSE.
+        score: "reconstruction" (mean squared error; default) or "map_max" (images only: the peak of
+            the error map blurred with ``map_sigma`` pixels).
+        map_sigma: blur of the "map_max" score in pixels. 4.
         seed: initialisation and shuffling seed.
 
     Example:
@@ -108,9 +120,9 @@ class DenseAutoencoder(Autoencoder):
     default_batch_size = 128
 
     def __init__(self, input_shape, hidden_units: Sequence[int] = (400,), latent_dim: int = 20,
-                 output_activation: str | None = "sigmoid", loss: str = "mse", seed: int | None = None,
-                 **kwargs):
-        super().__init__(input_shape, loss=loss, seed=seed, **kwargs)
+                 output_activation: str | None = "sigmoid", loss: str = "mse", score: str = "reconstruction",
+                 map_sigma: float = 4.0, seed: int | None = None, **kwargs):
+        super().__init__(input_shape, loss=loss, score=score, map_sigma=map_sigma, seed=seed, **kwargs)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.latent_dim = int(latent_dim)
         if self.latent_dim < 1 or any(u < 1 for u in self.hidden_units):
@@ -129,7 +141,7 @@ class DenseAutoencoder(Autoencoder):
 
     def hyperparameters(self):
         return {"hidden_units": list(self.hidden_units), "latent_dim": self.latent_dim,
-                "output_activation": self.output_activation, "loss": self.loss_type}
+                "output_activation": self.output_activation, "loss": self.loss_type, **self.score_hyperparameters()}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -151,6 +163,9 @@ class ConvAutoencoder(Autoencoder):
             "mse". With sigmoid + MSE the output saturated to all zeros within 8 Adam steps on MNIST
             (the gradient of a saturated sigmoid vanishes under MSE, not under BCE) and stayed there:
             loss 0.118 = mean(x^2), AUC 24 on digit 0. The score is the MSE whichever loss trains.
+        score: "reconstruction" (mean squared error; default) or "map_max" (the peak of the error map
+            blurred with ``map_sigma`` pixels: small defects on texture).
+        map_sigma: blur of the "map_max" score in pixels. 4.
         negative_slope: slope of the activations for negative inputs; 0 = ReLU.
         seed: initialisation and shuffling seed.
 
@@ -168,8 +183,8 @@ class ConvAutoencoder(Autoencoder):
     def __init__(self, input_shape, filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3,
                  latent_dim: int | None = None, output_activation: str | None = "sigmoid",
                  initializer: str = "he", negative_slope: float = 0.0, loss: str = "bce",
-                 seed: int | None = None, **kwargs):
-        super().__init__(input_shape, loss=loss, seed=seed, **kwargs)
+                 score: str = "reconstruction", map_sigma: float = 4.0, seed: int | None = None, **kwargs):
+        super().__init__(input_shape, loss=loss, score=score, map_sigma=map_sigma, seed=seed, **kwargs)
         if len(self.sample_shape) != 3:
             raise ValueError(f"ConvAutoencoder needs images: input_shape=(H, W, C), got {self.sample_shape}.")
         self.filters = tuple(int(f) for f in filters)
@@ -187,4 +202,4 @@ class ConvAutoencoder(Autoencoder):
     def hyperparameters(self):
         return {"filters": list(self.filters), "kernel_size": self.kernel_size, "latent_dim": self.latent_dim,
                 "output_activation": self.output_activation, "initializer": self.initializer,
-                "negative_slope": self.negative_slope, "loss": self.loss_type}
+                "negative_slope": self.negative_slope, "loss": self.loss_type, **self.score_hyperparameters()}

@@ -22,7 +22,7 @@ import keras
 from keras import ops
 
 from keras_oneclass import precision
-from keras_oneclass.anomaly_map import ReconstructionMaps, squared_error_map
+from keras_oneclass.anomaly_map import ReconstructionMaps, map_max_score, squared_error_map
 from keras_oneclass.detector import PACKAGE, Detector, features_of
 from keras_oneclass.networks.dcgan import dcgan_decoder, dcgan_discriminator, dcgan_encoder
 
@@ -43,6 +43,9 @@ class GANomaly(ReconstructionMaps, Detector):
         latent_dim: size of z. 100 (sec. 4.2).
         base_filters: filters of the first conv layer, doubled per stage. 64 (DCGAN).
         output_activation: "sigmoid" for images in [0, 1] (ours); the paper uses "tanh" with images in [-1, 1].
+        score: "latent" (the paper's ||G_E(x) - E(G(x))||^2; default) or "map_max" (the peak of the
+            reconstruction-error map blurred with ``map_sigma`` pixels: small defects on texture).
+        map_sigma: blur of the "map_max" score in pixels. 4.
         seed: initialisation and shuffling seed.
 
     Fitted state: the four networks ``generator_encoder`` (G_E), ``generator_decoder`` (G_D),
@@ -65,10 +68,12 @@ class GANomaly(ReconstructionMaps, Detector):
     beta_1 = 0.5
 
     def __init__(self, input_shape, latent_dim: int = 100, base_filters: int = 64,
-                 output_activation: str | None = "sigmoid", seed: int | None = None, **kwargs):
+                 output_activation: str | None = "sigmoid", score: str = "latent", map_sigma: float = 4.0,
+                 seed: int | None = None, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
         if len(self.sample_shape) != 3:
             raise ValueError(f"GANomaly needs images: input_shape=(H, W, C), got {self.sample_shape}.")
+        self.check_map_score(score, ("latent", "map_max"), map_sigma)
         self.latent_dim = int(latent_dim)
         self.base_filters = int(base_filters)
         self.output_activation = output_activation
@@ -95,7 +100,7 @@ class GANomaly(ReconstructionMaps, Detector):
 
     def hyperparameters(self):
         return {"latent_dim": self.latent_dim, "base_filters": self.base_filters,
-                "output_activation": self.output_activation}
+                "output_activation": self.output_activation, "score": self.score_type, "map_sigma": self.map_sigma}
 
     @property
     def metrics(self):
@@ -180,8 +185,11 @@ class GANomaly(ReconstructionMaps, Detector):
     def _score_and_map_batch(self, x):
         z = self.generator_encoder(x, training=False)
         x_hat = self.generator_decoder(z, training=False)
+        if self.score_type == "map_max":
+            return map_max_score(x, x_hat, self.map_sigma), squared_error_map(x, x_hat)
         return latent_distance(z, self.encoder(x_hat, training=False)), squared_error_map(x, x_hat)
 
     def score(self, x):
-        """(B,) float32 mean over latent units of (G_E(x) - E(G(x)))^2."""
+        """(B,) float32 mean over latent units of (G_E(x) - E(G(x)))^2, or the peak of the blurred
+        reconstruction-error map ("map_max")."""
         return self._score_and_map_batch(x)[0]

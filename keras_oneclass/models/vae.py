@@ -22,7 +22,7 @@ from keras_oneclass.networks.vae import conv_vae_networks, dense_vae_networks
 from keras_oneclass.scoring import squared_error_per_sample
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
-SCORES = ("reconstruction", "elbo")
+SCORES = ("reconstruction", "elbo", "map_max")
 
 
 def kl_divergence(z_mean, z_log_var):
@@ -59,7 +59,9 @@ class VAE(ReconstructionMaps, Detector):
         beta: weight of the KL term (1 = the plain VAE).
         reconstruction_loss: "bce" (default; data in [0, 1]) or "mse".
         score: "reconstruction" (mean squared error of the reconstruction from z_mean) or "elbo"
-            (reconstruction loss + KL, i.e. the negative ELBO at z = z_mean).
+            (reconstruction loss + KL, i.e. the negative ELBO at z = z_mean) or "map_max" (images: the
+            peak of the squared-error map blurred with ``map_sigma`` pixels; small defects on texture).
+        map_sigma: blur of the "map_max" score in pixels. 4.
         output_activation: "sigmoid" (default) or None for unbounded data (then use "mse").
         seed: initialisation, sampling and shuffling seed.
 
@@ -78,15 +80,14 @@ class VAE(ReconstructionMaps, Detector):
 
     def __init__(self, input_shape, encoder: str = "dense", hidden_units: Sequence[int] = (400,),
                  filters: Sequence[int] = (32, 64, 128, 256), latent_dim: int | None = None, beta: float = 1.0,
-                 reconstruction_loss: str = "bce", score: str = "reconstruction",
+                 reconstruction_loss: str = "bce", score: str = "reconstruction", map_sigma: float = 4.0,
                  output_activation: str | None = "sigmoid", seed: int | None = None, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
         if encoder not in ("dense", "conv"):
             raise ValueError(f"encoder must be 'dense' or 'conv', got {encoder!r}.")
         if reconstruction_loss not in RECONSTRUCTION_LOSSES:
             raise ValueError(f"reconstruction_loss must be one of {RECONSTRUCTION_LOSSES}, got {reconstruction_loss!r}.")
-        if score not in SCORES:
-            raise ValueError(f"score must be one of {SCORES}, got {score!r}.")
+        self.check_map_score(score, SCORES, map_sigma)
         if not beta >= 0:
             raise ValueError(f"beta must be >= 0, got {beta!r}.")
         self.encoder_type = encoder
@@ -95,7 +96,6 @@ class VAE(ReconstructionMaps, Detector):
         self.latent_dim = int(latent_dim if latent_dim is not None else (20 if encoder == "dense" else 128))
         self.beta = float(beta)
         self.reconstruction_loss = reconstruction_loss
-        self.score_type = score
         self.output_activation = output_activation
         if encoder == "conv":
             if len(self.sample_shape) != 3:
@@ -115,7 +115,7 @@ class VAE(ReconstructionMaps, Detector):
     def hyperparameters(self):
         return {"encoder": self.encoder_type, "hidden_units": list(self.hidden_units), "filters": list(self.filters),
                 "latent_dim": self.latent_dim, "beta": self.beta, "reconstruction_loss": self.reconstruction_loss,
-                "score": self.score_type, "output_activation": self.output_activation}
+                "score": self.score_type, "map_sigma": self.map_sigma, "output_activation": self.output_activation}
 
     def xla_on_cpu(self) -> bool:
         # Measured on MNIST digit 0 (dense VAE, batch 128, shared 2-core CPU): with XLA the first epoch
@@ -170,6 +170,10 @@ class VAE(ReconstructionMaps, Detector):
     def _score_from(self, x, x_hat, z_mean, z_log_var):
         if self.score_type == "elbo":
             return reconstruction_loss(x, x_hat, self.reconstruction_loss) + kl_divergence(z_mean, z_log_var)
+        if self.score_type == "map_max":
+            from keras_oneclass.anomaly_map import map_max_score
+
+            return map_max_score(x, x_hat, self.map_sigma)
         return squared_error_per_sample(x, x_hat)
 
     def score(self, x):
