@@ -14,11 +14,20 @@ def _clustered(n=3000, d=32, clusters=50, seed=0):
     return (centres[rng.integers(clusters, size=n)] + rng.standard_normal((n, d))).astype(np.float32)
 
 
+def _allow_grouped_steps(monkeypatch, min_groups: int) -> None:
+    """On small data the dense step is cheapest and the selection never groups; tests force it."""
+    from keras_oneclass.memory import coreset
+
+    monkeypatch.setattr(coreset, "_POINTS_PER_GROUP", 10**9)
+    monkeypatch.setattr(coreset, "_MIN_GROUPS", min_groups)
+
+
 @pytest.mark.parametrize("points", [
     np.random.default_rng(1).standard_normal((400, 8)).astype(np.float32),  # dense path throughout
     _clustered(),                                                           # switches to pruned groups
 ], ids=["iid", "clustered"])
-def test_every_pick_is_a_farthest_point(points):
+def test_every_pick_is_a_farthest_point(points, monkeypatch):
+    _allow_grouped_steps(monkeypatch, 10**6)
     k = 600 if len(points) > 1000 else 60
     selected = greedy_k_centre(points, k, seed=3)
     assert len(np.unique(selected)) == k
@@ -29,13 +38,21 @@ def test_every_pick_is_a_farthest_point(points):
         assert nearest[selected[j + 1]] >= nearest.max() - 1e-4 * max(1.0, nearest.max())
 
 
-def test_switching_between_dense_and_grouped_steps_keeps_the_selection(monkeypatch):
+def test_dense_grouped_and_switching_steps_select_the_same_points(monkeypatch):
     from keras_oneclass.memory import coreset
 
     points = _clustered()
-    expected = greedy_k_centre(points, 600, seed=3)
-    monkeypatch.setattr(coreset, "_MAX_GROUPS", 6)   # leave grouped mode almost every step
-    np.testing.assert_array_equal(coreset.greedy_k_centre(points, 600, seed=3), expected)
+    groupings = []
+    real_split = np.split
+    monkeypatch.setattr(coreset.np, "split", lambda *a, **k: groupings.append(1) or real_split(*a, **k))
+    selections = {}
+    for name, min_groups in (("dense only", 0), ("grouped when pruning pays", 10**6), ("switching", 70)):
+        _allow_grouped_steps(monkeypatch, min_groups)
+        groupings.clear()
+        selections[name] = coreset.greedy_k_centre(points, 600, seed=3)
+        assert (len(groupings) > 0) == (min_groups > 0), name   # grouped steps ran exactly when allowed
+    np.testing.assert_array_equal(selections["grouped when pruning pays"], selections["dense only"])
+    np.testing.assert_array_equal(selections["switching"], selections["dense only"])
 
 
 def test_greedy_matches_plain_farthest_point_on_small_data():

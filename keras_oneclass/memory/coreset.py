@@ -44,9 +44,11 @@ def random_projection(features: np.ndarray, dim: int = 128, seed: int | None = 0
     return out
 
 
-# Above this many affected groups in one step, the per-group bookkeeping (about 10 us of Python each)
-# costs more than one dense pass over 100,000 x 128 float32 points (about 4 ms, memory-bound).
-_MAX_GROUPS = 400
+# A dense step reads all N x d float32 points (memory-bound: about 4 ms for 100,000 x 128 on our 2-core
+# machine); a grouped step costs about 10 us of Python per affected group. Above N * d / _POINTS_PER_GROUP
+# affected groups (400 at 100,000 x 128, 2,400 at 590,000 x 128) the dense step is cheaper.
+_POINTS_PER_GROUP = 32_000
+_MIN_GROUPS = 64
 
 
 def _distances_to(points: np.ndarray, point_sq: np.ndarray, centre: np.ndarray, centre_sq: float) -> np.ndarray:
@@ -82,6 +84,7 @@ def greedy_k_centre(points: np.ndarray, n_centres: int, seed: int | None = 0) ->
     centres = np.empty((n_centres, points.shape[1]), dtype=np.float32)
     group_radius = np.zeros(n_centres, dtype=np.float32)
     members: list[np.ndarray] | None = None         # per-centre point indices (grouped mode only)
+    max_groups = max(_MIN_GROUPS, n * points.shape[1] // _POINTS_PER_GROUP)
     index = int(np.random.default_rng(seed).integers(n))
     for j in range(n_centres):
         selected[j] = index
@@ -90,7 +93,7 @@ def greedy_k_centre(points: np.ndarray, n_centres: int, seed: int | None = 0) ->
         centre_sq = point_sq[index]
         between = _distances_to(centres[:j], point_sq[selected[:j]], centre, centre_sq)
         affected = np.flatnonzero(between < 2.0 * group_radius[:j])
-        if members is not None and (affected.size * 2 > j or affected.size > _MAX_GROUPS) and j > 64:
+        if members is not None and (affected.size * 2 > j or affected.size > max_groups) and j > 64:
             members = None                           # too many groups affected: dense is cheaper
         if members is None:
             distance = _distances_to(points, point_sq, centre, centre_sq)
@@ -101,7 +104,7 @@ def greedy_k_centre(points: np.ndarray, n_centres: int, seed: int | None = 0) ->
             if j % 32 == 31 or j == n_centres - 1:   # refresh group radii; switch when pruning pays
                 group_radius[: j + 1] = 0.0
                 np.maximum.at(group_radius, owner, radius)
-                if affected.size * 4 < j and affected.size < _MAX_GROUPS // 2:
+                if affected.size * 4 < j and affected.size < max_groups // 2:
                     order = np.argsort(owner, kind="stable")
                     members = np.split(order, np.cumsum(np.bincount(owner, minlength=j + 1))[:-1])
             else:
