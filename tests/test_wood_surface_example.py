@@ -74,6 +74,7 @@ def test_pipeline_writes_every_output(example, wood, tmp_path, monkeypatch):
     brightness, missing = table["results"]
     assert "not available" in missing["error"] and "missing | not run" in (out / "table.md").read_text()
     assert table["settings"]["n_train"] == 18 and table["settings"]["n_validation"] == 2
+    assert brightness["image_size"] == 32 and "| px |" in (out / "table.md").read_text()
     stored = np.load(out / "results.npz")
     test = datasets.read_folder(wood, image_size=32).test
     np.testing.assert_array_equal(stored["labels"], test.labels)
@@ -103,3 +104,17 @@ def test_overlay_columns_pick_good_and_each_defect(example):
                                    masks=np.zeros((6, 4, 4), bool), types=np.array(["good"] * 3 + ["a", "b", "a"]),
                                    files=np.array([f"{i}" for i in range(6)]))
     assert list(example.overlay_columns(test)) == [0, 1, 3, 4]
+
+
+def test_memory_detectors_run_at_their_own_size_on_the_same_images(example, wood, tmp_path, monkeypatch):
+    monkeypatch.setitem(example.MODELS, "brightness", lambda shape, args: Brightness(input_shape=shape))
+    monkeypatch.setitem(example.MODELS, "patchcore", lambda shape, args: Brightness(input_shape=shape))
+    out = tmp_path / "out"
+    assert example.main(["--data", str(wood), "--models", "brightness", "patchcore", "--image-size", "32",
+                         "--memory-image-size", "16", "--out", str(out), "--verbose", "0"]) == 0
+    small, large = json.loads((out / "table.json").read_text())["results"][::-1]
+    assert (large["image_size"], small["image_size"]) == (32, 16)
+    assert small["image_roc_auc"] == pytest.approx(
+        metrics.roc_auc(datasets.read_folder(wood, image_size=16).test.labels,
+                        np.load(out / "results.npz")["scores_patchcore"]))
+    assert (out / "overlays.png").is_file()   # 16 px maps resized to sit beside the 32 px ones
