@@ -98,3 +98,5 @@ def test_imagenet_file_of_another_input_size_is_used_offline(monkeypatch):
     for a, b in zip(small.get_weights(), full.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert np.abs(small.get_weights()[0]).sum() > 0
+    assert small.weights_source == full.weights_source == f"imagenet: {root / 'keras_models' / 'mobilenet_2_5_224_tf_no_top.h5'}"
+    assert build_backbone("mobilenet", (32, 32, 3), weights=None, alpha=0.25).weights_source == "random"

@@ -106,6 +106,7 @@ def build_backbone(name: str, input_shape: Sequence[int], weights: str | os.Path
     kwargs = {"include_top": False, "input_shape": tuple(int(d) for d in input_shape)}
     if name.startswith("mobilenet"):
         kwargs["alpha"] = alpha
+    source = "random" if weights is None else str(weights)
     if weights == "imagenet":
         file_name = family.weights_file(alpha, kwargs["input_shape"][0])
         places = weights_locations(file_name, weights_dir)
@@ -118,17 +119,21 @@ def build_backbone(name: str, input_shape: Sequence[int], weights: str | os.Path
                           for p in weights_locations(other, weights_dir) if p.is_file()), None)
         if local is None:
             try:
-                return family.constructor(weights="imagenet", **kwargs)
+                model = family.constructor(weights="imagenet", **kwargs)
+                model.weights_source = "imagenet (Keras cache or download)"
+                return model
             except Exception as error:  # download failed: say exactly what is missing and where
                 raise FileNotFoundError(
                     f"ImageNet weights for backbone {name!r} are not available offline and the download "
                     f"failed ({type(error).__name__}: {error}). Put the file {file_name!r} in one of: "
                     + ", ".join(str(p.parent) for p in places) + "; or pass weights='path/to/file.h5'."
                 ) from error
-        weights = str(local)
+        weights, source = str(local), f"imagenet: {local}"
     elif weights is not None and not Path(weights).expanduser().is_file():
         raise FileNotFoundError(f"weights file {weights!r} not found (expected 'imagenet', None or a path to an .h5).")
-    return family.constructor(weights=weights, **kwargs)
+    model = family.constructor(weights=weights, **kwargs)
+    model.weights_source = source   # the file actually loaded
+    return model
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -164,6 +169,8 @@ class FeatureExtractor(keras.layers.Layer):
         else:
             model = build_backbone(backbone, (*self.image_shape[:2], 3), weights, alpha, weights_dir)
             self.backbone_name, self.family = backbone, preprocessing or backbone
+        # Where the weights came from (the resolved file, a download, "random"); None for a ready model.
+        self.weights_source = getattr(model, "weights_source", None)
         if self.family not in FAMILIES:
             raise ValueError(f"preprocessing must be one of {sorted(FAMILIES)}, got {self.family!r}.")
         self.alpha = float(alpha)
