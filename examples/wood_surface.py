@@ -81,7 +81,7 @@ def patchcore(input_shape, args):
     if args.backbone == "mobilenet":
         # Wood defects are thin (cracks 1-2 px at 256 px, scratches) and faint (stains): MobileNet's
         # stride-4 and stride-8 layers see them, the default stride-8 + stride-16 pair misses many
-        # (embedded set at 224 px: image AUROC 0.975 against 0.930). A 1% coreset keeps fitting fast.
+        # (benchmarks/results/wood_settings.md). A 1% coreset keeps fitting fast.
         kwargs.update(layers=["conv_pw_3_relu", "conv_pw_5_relu"], coreset_ratio=0.01)
     return PatchCore(input_shape=input_shape, seed=args.seed, **kwargs)
 
