@@ -117,8 +117,9 @@ REFERENCE_AUC = {"autoencoder": 0.88, "efficientad": 0.55, "ganomaly": 0.86, "pa
 
 
 def describe(model, args) -> dict:
-    """Backbone and weights a model reports (``describe()``, ``backbone_name``, its extractor), else
-    what its factory asked for; "-" for detectors trained from scratch."""
+    """Backbone and weights a model reports (``describe()``, or ``backbone_name`` and the
+    ``weights_source`` its feature extractor recorded), else what was asked for; "-" for detectors
+    trained from scratch."""
     if hasattr(model, "describe"):
         info = dict(model.describe())
         return {"backbone": str(info.get("backbone", "-")), "weights": str(info.get("weights", "-"))}
@@ -127,26 +128,8 @@ def describe(model, args) -> dict:
         if name:
             alpha = getattr(owner, "alpha", None)
             backbone = f"{name} (alpha {alpha:g})" if alpha not in (None, 1.0) else str(name)
-            weights = next((str(getattr(owner, attr)) for attr in ("weights_source", "weights_path", "weights_file")
-                            if getattr(owner, attr, None)), None)
-            return {"backbone": backbone, "weights": weights or imagenet_file(name, alpha, model, args)}
+            return {"backbone": backbone, "weights": str(getattr(owner, "weights_source", None) or args.weights)}
     return {"backbone": "-", "weights": "-"}
-
-
-def imagenet_file(backbone: str, alpha, model, args) -> str:
-    """The ImageNet file ``weights="imagenet"`` resolves to, by the package's own lookup when it has one
-    (``networks.backbones.weights_locations``: an explicit folder, ``$KERAS_ONECLASS_DATA/keras_models``,
-    the Keras cache), else the requested value."""
-    if args.weights != "imagenet":
-        return str(args.weights)
-    try:
-        from keras_oneclass.networks import backbones
-
-        file_name = backbones.FAMILIES[backbone].weights_file(alpha or 1.0, model.sample_shape[0])
-        found = next((p for p in backbones.weights_locations(file_name) if p.is_file()), None)
-    except (ImportError, AttributeError, KeyError, TypeError):
-        return "imagenet (requested)"
-    return f"imagenet: {found}" if found else "imagenet (Keras download)"
 
 
 def anomaly_maps(model, images) -> np.ndarray | None:
