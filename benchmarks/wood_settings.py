@@ -61,9 +61,10 @@ def run(name: str, root: Path, seed: int = 0) -> dict:
     model.fit(train, epochs=epochs, verbose=0)
     fit_seconds = time.perf_counter() - start
     scores = model.predict(test.images, verbose=0)
-    per_type = {kind: metrics.roc_auc(test.labels[(test.types == kind) | (test.types == "good")],
-                                      scores[(test.types == kind) | (test.types == "good")])
-                for kind in sorted(set(test.types) - {"good"})}
+    per_type = {}
+    for kind in sorted(set(test.types) - {"good"}):
+        pair = (test.types == kind) | (test.types == "good")
+        per_type[str(kind)] = metrics.roc_auc(test.labels[pair], scores[pair])
     return {"detector": detector, "image_size": size, "config": {k: v for k, v in kwargs.items() if k != "weights"},
             "epochs": epochs, "image_roc_auc": metrics.roc_auc(test.labels, scores), "per_type": per_type,
             "fit_seconds": fit_seconds, "load_average": load, "train_images": int(len(train)),

@@ -20,6 +20,13 @@ def squared_error_map(x, x_hat):
     return ops.mean(ops.square(diff), axis=-1)
 
 
+def blurred_peak(error_map, sigma: float | None = 4.0):
+    """(B,) float32 maximum of each (B, H, W) map after a Gaussian blur of ``sigma`` pixels (None/0: none)."""
+    if sigma:
+        error_map = gaussian_blur(error_map, sigma)
+    return ops.max(error_map, axis=(1, 2))
+
+
 def map_max_score(x, x_hat, sigma: float | None = 4.0):
     """(B,) float32 localised image score: the maximum of the Gaussian-blurred squared-error map.
 
@@ -27,10 +34,7 @@ def map_max_score(x, x_hat, sigma: float | None = 4.0):
     the peak of its error map; the blur (``sigma`` pixels, as PaDiM/PatchCore) keeps one noisy
     pixel from being that peak. None or 0 = no blur.
     """
-    error_map = squared_error_map(x, x_hat)
-    if sigma:
-        error_map = gaussian_blur(error_map, sigma)
-    return ops.max(error_map, axis=(1, 2))
+    return blurred_peak(squared_error_map(x, x_hat), sigma)
 
 
 class ReconstructionMaps:
@@ -53,6 +57,10 @@ class ReconstructionMaps:
             raise ValueError(f"map_sigma must be >= 0 pixels or None, got {map_sigma!r}.")
         self.score_type = score
         self.map_sigma = None if map_sigma is None else float(map_sigma)
+
+    def score_hyperparameters(self) -> dict:
+        """The ``score`` and ``map_sigma`` entries of ``get_config``."""
+        return {"score": self.score_type, "map_sigma": self.map_sigma}
 
     def score_and_map(self, x, sigma: float | None = None, batch_size: int = 256):
         """(scores (N,), maps (N, H, W)) as float32 numpy arrays, from one pass over ``x``.

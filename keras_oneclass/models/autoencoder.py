@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_oneclass.anomaly_map import ReconstructionMaps, map_max_score
+from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, map_max_score, squared_error_map
 from keras_oneclass.detector import PACKAGE, Detector, features_of
 from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
 from keras_oneclass.scoring import squared_error_per_sample
@@ -87,8 +87,13 @@ class Autoencoder(ReconstructionMaps, Detector):
             return map_max_score(x, self.reconstruct(x), self.map_sigma)
         return squared_error_per_sample(x, self.reconstruct(x))
 
-    def score_hyperparameters(self) -> dict:
-        return {"score": self.score_type, "map_sigma": self.map_sigma}
+    def _score_and_map_batch(self, x):
+        """One reconstruction for both the score and the map."""
+        x_hat = self.reconstruct(x)
+        error_map = squared_error_map(x, x_hat)
+        if self.score_type == "map_max":
+            return blurred_peak(error_map, self.map_sigma), error_map
+        return squared_error_per_sample(x, x_hat), error_map
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

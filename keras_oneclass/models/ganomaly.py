@@ -22,7 +22,7 @@ import keras
 from keras import ops
 
 from keras_oneclass import precision
-from keras_oneclass.anomaly_map import ReconstructionMaps, map_max_score, squared_error_map
+from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, squared_error_map
 from keras_oneclass.detector import PACKAGE, Detector, features_of
 from keras_oneclass.networks.dcgan import dcgan_decoder, dcgan_discriminator, dcgan_encoder
 
@@ -100,7 +100,7 @@ class GANomaly(ReconstructionMaps, Detector):
 
     def hyperparameters(self):
         return {"latent_dim": self.latent_dim, "base_filters": self.base_filters,
-                "output_activation": self.output_activation, "score": self.score_type, "map_sigma": self.map_sigma}
+                "output_activation": self.output_activation, **self.score_hyperparameters()}
 
     @property
     def metrics(self):
@@ -185,9 +185,10 @@ class GANomaly(ReconstructionMaps, Detector):
     def _score_and_map_batch(self, x):
         z = self.generator_encoder(x, training=False)
         x_hat = self.generator_decoder(z, training=False)
+        error_map = squared_error_map(x, x_hat)
         if self.score_type == "map_max":
-            return map_max_score(x, x_hat, self.map_sigma), squared_error_map(x, x_hat)
-        return latent_distance(z, self.encoder(x_hat, training=False)), squared_error_map(x, x_hat)
+            return blurred_peak(error_map, self.map_sigma), error_map
+        return latent_distance(z, self.encoder(x_hat, training=False)), error_map
 
     def score(self, x):
         """(B,) float32 mean over latent units of (G_E(x) - E(G(x)))^2, or the peak of the blurred

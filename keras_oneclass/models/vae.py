@@ -15,7 +15,7 @@ from typing import Sequence
 import keras
 from keras import ops
 
-from keras_oneclass.anomaly_map import ReconstructionMaps
+from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, squared_error_map
 from keras_oneclass.detector import PACKAGE, Detector, features_of
 from keras_oneclass.layers import Sampling
 from keras_oneclass.networks.vae import conv_vae_networks, dense_vae_networks
@@ -115,7 +115,7 @@ class VAE(ReconstructionMaps, Detector):
     def hyperparameters(self):
         return {"encoder": self.encoder_type, "hidden_units": list(self.hidden_units), "filters": list(self.filters),
                 "latent_dim": self.latent_dim, "beta": self.beta, "reconstruction_loss": self.reconstruction_loss,
-                "score": self.score_type, "map_sigma": self.map_sigma, "output_activation": self.output_activation}
+                "output_activation": self.output_activation, **self.score_hyperparameters()}
 
     def xla_on_cpu(self) -> bool:
         # Measured on MNIST digit 0 (dense VAE, batch 128, shared 2-core CPU): with XLA the first epoch
@@ -167,23 +167,22 @@ class VAE(ReconstructionMaps, Detector):
     def reconstruct(self, x):
         return self(x, training=False)
 
-    def _score_from(self, x, x_hat, z_mean, z_log_var):
+    def _score_from(self, x, x_hat, z_mean, z_log_var, error_map=None):
+        """The configured score; ``error_map`` (squared_error_map of x, x_hat) is reused when given."""
         if self.score_type == "elbo":
             return reconstruction_loss(x, x_hat, self.reconstruction_loss) + kl_divergence(z_mean, z_log_var)
         if self.score_type == "map_max":
-            from keras_oneclass.anomaly_map import map_max_score
-
-            return map_max_score(x, x_hat, self.map_sigma)
+            return blurred_peak(squared_error_map(x, x_hat) if error_map is None else error_map, self.map_sigma)
         return squared_error_per_sample(x, x_hat)
 
     def score(self, x):
-        """(B,) float32: mean squared error from z_mean ("reconstruction") or the negative ELBO ("elbo")."""
+        """(B,) float32: mean squared error from z_mean ("reconstruction"), the negative ELBO ("elbo") or
+        the peak of the blurred error map ("map_max")."""
         z_mean, z_log_var = self.encoder(x, training=False)
         return self._score_from(x, self.decoder(z_mean, training=False), z_mean, z_log_var)
 
     def _score_and_map_batch(self, x):
-        from keras_oneclass.anomaly_map import squared_error_map
-
         z_mean, z_log_var = self.encoder(x, training=False)
         x_hat = self.decoder(z_mean, training=False)
-        return self._score_from(x, x_hat, z_mean, z_log_var), squared_error_map(x, x_hat)
+        error_map = squared_error_map(x, x_hat)
+        return self._score_from(x, x_hat, z_mean, z_log_var, error_map), error_map
