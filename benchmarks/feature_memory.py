@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 from _common import RESULTS, load_json, machine, save_json  # noqa: E402
 
 JSON = RESULTS / "feature_memory.json"
+DEFAULT_SIZE = 224  # the PatchCore paper's input side
 MARKDOWN = RESULTS / "feature_memory.md"
 
 # name -> (method, constructor keywords). MobileNet(alpha=0.25) layers: conv_pw_3 (stride 4, 32 ch),
@@ -147,13 +148,13 @@ def fmt(value, digits=3):
 
 def write_markdown(results: dict) -> None:
     lines = ["# Feature-memory detectors on the magnetic-tile set", "",
-             "MobileNet(alpha=0.25) ImageNet weights, 224x224, grayscale repeated to 3 channels; 752 training "
+             "MobileNet(alpha=0.25) ImageNet weights, 224x224 unless the `size` column says otherwise, grayscale repeated to 3 channels; 752 training "
              "images, 592 test images (200 good, 392 defective with masks). CPU, 2 cores; `load` is the 1-minute "
              "load average when the run started (runs without it shared the machine with 4-5 other jobs, load "
              "6-17, so their seconds are inflated). One run per configuration (seed 0): the feature-memory fits "
              "are deterministic given the seed.", "",
-             "| config | image AUROC | best F1 | pixel AUROC | PRO (0.3) | fit s | images/s | peak MB | load | notes | reference |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| config | size | image AUROC | best F1 | pixel AUROC | PRO (0.3) | fit s | images/s | peak MB | load | notes | reference |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, row in sorted(results.get("runs", {}).items()):
         notes = []
         if "memory_size" in row:
@@ -164,7 +165,7 @@ def write_markdown(results: dict) -> None:
             notes.append(f"{row['epochs']} epochs (paper: 70,000 steps)")
         if row.get("quick"):
             notes.append("QUICK smoke run")
-        lines.append(f"| {name} | {fmt(row['image_roc_auc'])} | {fmt(row['best_f1'])} | {fmt(row['pixel_roc_auc'])} | "
+        lines.append(f"| {name} | {row['image_size']} | {fmt(row['image_roc_auc'])} | {fmt(row['best_f1'])} | {fmt(row['pixel_roc_auc'])} | "
                      f"{fmt(row['pro'])} | {fmt(row['fit_seconds'], 1)} | {fmt(row['images_per_second'], 1)} | "
                      f"{fmt(row['peak_memory_mb'], 0)} | {fmt(row.get('load_average'), 1)} | {', '.join(notes)} | "
                      f"{REFERENCE[row['method']]} |")
@@ -200,7 +201,8 @@ def merge(section: str, key: str, row: dict) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(Path(os.environ.get("KERAS_ONECLASS_DATA", "../shared/data")) / "magnetic_tile"))
-    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--image-size", type=int, default=DEFAULT_SIZE,
+                        help="square input side; results at other sizes are stored as <config>@<size>")
     parser.add_argument("--only", nargs="*", default=None, help=f"configurations among {sorted(CONFIGS)}")
     parser.add_argument("--part", choices=["all", "detectors", "coreset"], default="all")
     parser.add_argument("--efficientad-epochs", type=int, default=10)
@@ -227,7 +229,8 @@ def main(argv=None):
                 print(f"{name} failed:\n{completed.stderr[-3000:]}", flush=True)
                 continue
             row = json.loads(lines[-1][len("RESULT "):])
-            merge("runs" if not args.quick else "quick_runs", name, row)
+            key = name if args.image_size == DEFAULT_SIZE else f"{name}@{args.image_size}"
+            merge("runs" if not args.quick else "quick_runs", key, row)
             print(json.dumps(row), flush=True)
     if args.part in ("all", "coreset"):
         n, dim = (10_000, 256) if args.quick else (100_000, 1536)

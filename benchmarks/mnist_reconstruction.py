@@ -121,8 +121,15 @@ def render(results: dict) -> str:
     lines += ["", "Reference MNIST class averages (Table 2 of the DASVDD paper, Hojjati & Armanfard 2024): "
               + ", ".join(f"{k} {v}" for k, v in REFERENCE.items()) + ". Those are averages over all 10 classes; "
               "our averages are over the classes that ran (count in brackets).", "",
-              results.get("note", ""), "", f"Machine: {results.get('machine', {})}"]
+              "Notes, one per run that set one (oldest first):", ""] + [f"- {note}" for note in notes_of(results)] + [
+              "", f"Machine: {results.get('machine', {})}"]
     return "\n".join(lines) + "\n"
+
+
+def notes_of(results: dict) -> list[str]:
+    """The stored run notes, oldest first (older files kept a single ``note`` string)."""
+    legacy = [results["note"]] if results.get("note") else []
+    return legacy + list(results.get("notes", []))
 
 
 def main():
@@ -150,8 +157,9 @@ def main():
         return
     results.setdefault("runs", {})
     results["machine"] = machine()
-    if args.note:
-        results["note"] = args.note
+    if args.note and args.note not in notes_of(results):
+        results["notes"] = notes_of(results) + [args.note]
+        results.pop("note", None)
     for normal_class in args.classes:
         for config in args.configs:
             for seed in args.seeds:
