@@ -1,5 +1,6 @@
-"""Settings study on the embedded synthetic wood set: PatchCore layers, coreset ratio and input size, and
-the image score of the conv autoencoder (mean error vs the peak of the blurred map).
+"""Settings study on the embedded synthetic wood set: PatchCore layers, coreset ratio and input size, the
+image score of the conv autoencoder (mean error vs the peak of the blurred map), and the input side and
+epochs of the networks trained from scratch (autoencoder, VAE, GANomaly).
 
 Each configuration fits on all 200 defect-free training boards and scores the 90 test boards (40 good,
 10 per defect type); the table gives image ROC AUC overall and per defect type (good boards + that
@@ -45,6 +46,11 @@ CONFIGS = {
     "padim_pw5_pw11_64": ("PaDiM", 64, {**MOBILENET}, 1),
     "conv_ae_mean_64": ("ConvAutoencoder", 64, {"score": "reconstruction"}, 20),
     "conv_ae_map_max_64": ("ConvAutoencoder", 64, {"score": "map_max"}, 20),
+    # The networks trained from scratch at twice the demo's side (4x the pixels and FLOPs per epoch).
+    "conv_ae_map_max_128": ("ConvAutoencoder", 128, {"score": "map_max"}, 20),
+    "vae_conv_map_max_64": ("VAE", 64, {"encoder": "conv", "score": "map_max"}, 20),
+    "vae_conv_map_max_128": ("VAE", 128, {"encoder": "conv", "score": "map_max"}, 20),
+    "ganomaly_map_max_64_15ep": ("GANomaly", 64, {"score": "map_max"}, 15),
 }
 
 
