@@ -112,6 +112,17 @@ def render(results: dict) -> str:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| **average AUC (classes run)** | " + " | ".join(
         f"**{np.mean(v):.1f}** ({len(v)})" if v else "—" for v in per_config.values()) + " |")
+    complete = {c: float(np.mean(v)) for c, v in per_config.items() if len(v) == 10}
+    vaes = {c: a for c, a in complete.items() if FAMILY[c] == "VAE"}
+    status = []
+    if "ae_conv" in complete:
+        status.append(f"conv AE average {complete['ae_conv']:.2f} vs {REFERENCE['AE']}: "
+                      f"{'met' if complete['ae_conv'] >= REFERENCE['AE'] else 'NOT met'}")
+    if vaes:
+        best = max(vaes, key=vaes.get)
+        status.append(f"best VAE ({best}) average {vaes[best]:.2f} vs {REFERENCE['VAE']}: "
+                      f"{'met' if vaes[best] >= REFERENCE['VAE'] else 'NOT met'}")
+    lines += ["", "Bars (10-class averages, 2 decimals): " + ("; ".join(status) or "no complete row yet") + "."]
     lines += ["", "| config | epochs run | reference epochs | batch | s/epoch (median) | seeds |", "|---|---|---|---|---|---|"]
     for config in configs:
         runs = [r for key, r in rows.items() if key.startswith(config + "/")]
