@@ -42,6 +42,9 @@ CONFIGS = {
     "patchcore_pw5_pw11": ("patchcore", {"layers": ["conv_pw_5_relu", "conv_pw_11_relu"], "coreset_ratio": 0.1}),
     "patchcore_pw5_pw11_1pct": ("patchcore", {"layers": ["conv_pw_5_relu", "conv_pw_11_relu"], "coreset_ratio": 0.01}),
     "patchcore_pw3_pw5": ("patchcore", {"layers": ["conv_pw_3_relu", "conv_pw_5_relu"], "coreset_ratio": 0.01}),
+    # stride 16 + 32 (conv_pw_13: 256 ch): a coarse grid, 14x14 at 224 px
+    "patchcore_pw11_pw13": ("patchcore", {"layers": ["conv_pw_11_relu", "conv_pw_13_relu"], "coreset_ratio": 0.1}),
+    "patchcore_pw11_pw13_1pct": ("patchcore", {"layers": ["conv_pw_11_relu", "conv_pw_13_relu"], "coreset_ratio": 0.01}),
     "padim_pw5_pw11": ("padim", {"layers": ["conv_pw_5_relu", "conv_pw_11_relu"]}),
     "padim_pw3_pw5_pw11": ("padim", {"layers": ["conv_pw_3_relu", "conv_pw_5_relu", "conv_pw_11_relu"]}),
     "efficientad_small": ("efficientad", {}),
