@@ -7,6 +7,9 @@ into benchmarks/results/reconstruction.json one (config, class, seed) at a time,
 resumed or split, and rendered to reconstruction.md with the reference figures (Table 2 of the DASVDD
 paper, MNIST class averages) beside ours.
 
+The VAE bar is judged on the VAE setting chosen by ``vae_validation.py`` on a validation split of the
+MNIST training data; the best VAE row on the test split is shown too, marked as picked on test.
+
 Conv AE and GANomaly need sides divisible by 8 / even pyramids: MNIST is zero-padded to 32x32 for them
 (as GANomaly's own MNIST setup); the dense models read 28x28.
 
@@ -33,6 +36,7 @@ import numpy as np
 
 from _common import RESULTS, EpochTimer, load_json, machine, mean_std, save_json
 from keras_oneclass import VAE, ConvAutoencoder, DenseAutoencoder, GANomaly, datasets, metrics
+import vae_validation
 
 JSON_PATH = RESULTS / "reconstruction.json"
 MD_PATH = RESULTS / "reconstruction.md"
@@ -50,6 +54,11 @@ CONFIGS = {
                 "n/a (AE of Table 2: not given)"),
     **{f"vae_beta{b:g}": ((lambda b: lambda s: VAE((28, 28, 1), beta=b, seed=s))(b), False, 30, 128,
                           "n/a (VAE of Table 2: not given)") for b in (0.5, 1, 2, 4)},
+    # The other candidates of vae_validation.py (beta, latent size), run on the test split only once chosen there.
+    **{vae_validation.config_name(c): ((lambda kw: lambda s: VAE((28, 28, 1), seed=s, **kw))(kw), False, 30, 128,
+                                       "n/a (VAE of Table 2: not given)")
+       for c, kw in vae_validation.CANDIDATES.items() if vae_validation.config_name(c) not in
+       {f"vae_beta{b:g}" for b in (0.5, 1, 2, 4)}},
     # The best beta trained twice as long (the 30-epoch rows stay beside it).
     "vae_beta0.5_60ep": (lambda s: VAE((28, 28, 1), beta=0.5, seed=s), False, 60, 128,
                          "n/a (VAE of Table 2: not given)"),
@@ -121,10 +130,16 @@ def render(results: dict) -> str:
     if "ae_conv" in complete:
         status.append(f"conv AE average {complete['ae_conv']:.2f} vs {REFERENCE['AE']}: "
                       f"{'met' if complete['ae_conv'] >= REFERENCE['AE'] else 'NOT met'}")
+    choice = vae_validation.selected(load_json(vae_validation.JSON_PATH))
+    chosen = vae_validation.config_name(choice) if choice else None
+    if chosen in vaes:
+        status.append(f"VAE chosen on the validation split ({chosen}, see vae_validation.md) average "
+                      f"{vaes[chosen]:.2f} vs {REFERENCE['VAE']}: "
+                      f"{'met' if vaes[chosen] >= REFERENCE['VAE'] else 'NOT met'}")
     if vaes:
         best = max(vaes, key=vaes.get)
-        status.append(f"best VAE ({best}) average {vaes[best]:.2f} vs {REFERENCE['VAE']}: "
-                      f"{'met' if vaes[best] >= REFERENCE['VAE'] else 'NOT met'}")
+        status.append(f"best VAE row on the test split ({best}, picked on test, so optimistic) average "
+                      f"{vaes[best]:.2f}")
     lines += ["", "Bars (10-class averages, 2 decimals): " + ("; ".join(status) or "no complete row yet") + "."]
     lines += ["", "| config | epochs run | reference epochs | batch | s/epoch (median) | seeds |", "|---|---|---|---|---|---|"]
     for config in configs:
