@@ -34,6 +34,23 @@ def test_defaults_are_the_papers():
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
     assert model.optimizer.weight_decay == pytest.approx(0.5e-6)
+    assert model.pretrain_weight_decay == pytest.approx(0.5e-6)
+
+
+def test_mnist_sized_inputs_take_the_mnist_pretraining_protocol():
+    """Ruff et al.'s MNIST command: --ae_n_epochs 150 --ae_lr_milestone 50 --ae_weight_decay 0.5e-3."""
+    model = DeepSVDD(input_shape=(28, 28, 1), seed=0)
+    assert (model.pretrain_epochs, model.pretrain_milestones) == (150, (50,))
+    assert model.pretrain_weight_decay == pytest.approx(0.5e-3)
+    model.pretrain(np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32), epochs=1, verbose=0)
+    assert model.autoencoder.optimizer.weight_decay == pytest.approx(0.5e-3)
+    explicit = DeepSVDD(input_shape=(28, 28, 1), pretrain_epochs=3, pretrain_milestones=(2,),
+                        pretrain_weight_decay=0.0)
+    assert (explicit.pretrain_epochs, explicit.pretrain_milestones, explicit.pretrain_weight_decay) == (3, (2,), 0.0)
+    restored = DeepSVDD.from_config(explicit.get_config())
+    assert restored.pretrain_weight_decay == 0.0 and restored.pretrain_epochs == 3
+    with pytest.raises(ValueError, match="pretrain_weight_decay"):
+        DeepSVDD(input_shape=(28, 28, 1), pretrain_weight_decay=-1.0)
 
 
 def test_center_is_the_mean_embedding_pushed_away_from_zero(data):
@@ -173,8 +190,9 @@ def test_bad_arguments_raise(kwargs, match):
 
 
 def test_mnist_digit_one_from_shared_data():
-    shared_data("mnist/mnist.npz")
-    x_train, (x_test, y_test) = datasets.load_oneclass("mnist", 1, preprocessing="gcn_minmax", as_numpy=True)
+    data = shared_data("mnist/mnist.npz").parents[1]  # an explicit path: no reliance on $KERAS_ONECLASS_DATA
+    x_train, (x_test, y_test) = datasets.load_oneclass("mnist", 1, path=data, preprocessing="gcn_minmax",
+                                                       as_numpy=True)
     rng = np.random.default_rng(0)
     model = DeepSVDD(input_shape=SHAPE, pretrain_epochs=0, seed=0)
     model.fit(x_train[rng.permutation(len(x_train))[:1000]], epochs=10, verbose=0)

@@ -14,7 +14,9 @@ A bias-free network phi maps normal data into a small hypersphere around a fixed
 
 Published settings (Section 4.1 and the authors' Deep-SVDD-PyTorch README for CIFAR-10 / MNIST):
 Adam, learning rate 1e-4, batch 200, weight decay 0.5e-6, 150 epochs with the learning rate divided
-by 10 at epoch 50; autoencoder pretraining 350 epochs with the milestone at epoch 250; nu = 0.1;
+by 10 at epoch 50; autoencoder pretraining 350 epochs with the milestone at epoch 250 and weight
+decay 0.5e-6 on CIFAR-10, 150 epochs with the milestone at 50 and weight decay 0.5e-3 on MNIST
+(``PRETRAIN_PROTOCOL``, picked by input size); nu = 0.1;
 10 warm-up epochs; eps = 0.1; images global-contrast-normalised (l1) and min-max scaled per class.
 """
 
@@ -61,6 +63,21 @@ class EpochSchedule(keras.callbacks.Callback):
             self.model.optimizer.learning_rate = self.base_learning_rate * self.factor ** passed
 
 
+# Autoencoder pretraining of Ruff et al.'s published commands (Deep-SVDD-PyTorch README), by input size:
+# MNIST --ae_n_epochs 150 --ae_lr_milestone 50 --ae_weight_decay 0.5e-3; CIFAR-10 350, 250, 0.5e-6.
+# The Deep SVDD phase is the same for both: 150 epochs, milestone 50, weight decay 0.5e-6.
+PRETRAIN_PROTOCOL = {
+    (28, 28): {"epochs": 150, "milestones": (50,), "weight_decay": 0.5e-3},
+    (32, 32): {"epochs": 350, "milestones": (250,), "weight_decay": 0.5e-6},
+}
+
+
+def pretrain_protocol(input_shape) -> dict:
+    """The published pretraining settings for a 28x28 (MNIST) or 32x32 (CIFAR-10) input shape."""
+    lenet_preset(input_shape)  # a clear error for any other shape
+    return PRETRAIN_PROTOCOL[tuple(int(d) for d in input_shape[:2])]
+
+
 def fixed_learning_rate(optimizer) -> float | None:
     """The optimizer's learning rate as a float, or None when it is a schedule."""
     rate = getattr(optimizer, "_learning_rate", None)
@@ -90,8 +107,12 @@ class DeepSVDD(Detector):
         objective: "one-class" (eq. 4) or "soft-boundary" (eq. 3).
         nu: soft-boundary trade-off, fraction of training points allowed outside the sphere. 0.1.
         pretrain_epochs: epochs of autoencoder pretraining before the first ``fit`` (its encoder
-            initialises phi). The paper's protocol: 350; 0 skips pretraining.
-        pretrain_milestones: epochs at which the pretraining learning rate drops 10x. (250,).
+            initialises phi); 0 skips pretraining. None: the published protocol for the input size
+            (``PRETRAIN_PROTOCOL``: 150 for 28x28 MNIST, 350 for 32x32 CIFAR-10).
+        pretrain_milestones: epochs at which the pretraining learning rate drops 10x. None: (50,)
+            for 28x28, (250,) for 32x32.
+        pretrain_weight_decay: Adam weight decay of the pretraining. None: 0.5e-3 for 28x28,
+            0.5e-6 for 32x32.
         learning_rate_milestones: epochs at which the Deep SVDD learning rate drops 10x. (50,).
         warm_up_epochs: soft-boundary only: epochs before R is first updated. 10.
         center_eps: coordinates of c closer than this to zero are pushed to +-eps. 0.1.
@@ -115,11 +136,17 @@ class DeepSVDD(Detector):
     adam_epsilon = 1e-8  # torch.optim.Adam's default
 
     def __init__(self, input_shape, variant: str = "original", objective: str = "one-class", nu: float = 0.1,
-                 pretrain_epochs: int = 350, pretrain_milestones: Sequence[int] = (250,),
+                 pretrain_epochs: int | None = None, pretrain_milestones: Sequence[int] | None = None,
                  learning_rate_milestones: Sequence[int] = (50,), warm_up_epochs: int = 10,
                  center_eps: float = 0.1, negative_slope: float = NEGATIVE_SLOPE, seed: int | None = None,
-                 **kwargs):
+                 pretrain_weight_decay: float | None = None, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
+        protocol = pretrain_protocol(self.sample_shape)
+        pretrain_epochs = protocol["epochs"] if pretrain_epochs is None else pretrain_epochs
+        pretrain_milestones = protocol["milestones"] if pretrain_milestones is None else pretrain_milestones
+        pretrain_weight_decay = protocol["weight_decay"] if pretrain_weight_decay is None else pretrain_weight_decay
+        if not pretrain_weight_decay >= 0:
+            raise ValueError(f"pretrain_weight_decay must be >= 0, got {pretrain_weight_decay}.")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
         if objective not in OBJECTIVES:
@@ -137,6 +164,7 @@ class DeepSVDD(Detector):
         self.nu = float(nu)
         self.pretrain_epochs = int(pretrain_epochs)
         self.pretrain_milestones = tuple(int(m) for m in pretrain_milestones)
+        self.pretrain_weight_decay = float(pretrain_weight_decay)
         self.learning_rate_milestones = tuple(int(m) for m in learning_rate_milestones)
         self.warm_up_epochs = int(warm_up_epochs)
         self.center_eps = float(center_eps)
@@ -157,6 +185,7 @@ class DeepSVDD(Detector):
     def hyperparameters(self):
         return {"variant": self.variant, "objective": self.objective, "nu": self.nu,
                 "pretrain_epochs": self.pretrain_epochs, "pretrain_milestones": list(self.pretrain_milestones),
+                "pretrain_weight_decay": self.pretrain_weight_decay,
                 "learning_rate_milestones": list(self.learning_rate_milestones),
                 "warm_up_epochs": self.warm_up_epochs, "center_eps": self.center_eps,
                 "negative_slope": self.negative_slope}
@@ -165,8 +194,9 @@ class DeepSVDD(Detector):
     def metrics(self):
         return [self.loss_tracker, self.distance_tracker]
 
-    def _optimizer(self):
-        return keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay, epsilon=self.adam_epsilon)
+    def _optimizer(self, weight_decay: float | None = None):
+        decay = self.weight_decay if weight_decay is None else weight_decay
+        return keras.optimizers.Adam(self.learning_rate, weight_decay=decay, epsilon=self.adam_epsilon)
 
     def _jit(self) -> bool:
         return bool(tf.config.list_physical_devices("GPU")) or self.xla_on_cpu()
@@ -219,7 +249,8 @@ class DeepSVDD(Detector):
         Returns:
             the Keras History of the autoencoder.
         """
-        self.autoencoder.compile(optimizer=self._optimizer(), loss=sum_squared_error, jit_compile=self._jit())
+        self.autoencoder.compile(optimizer=self._optimizer(self.pretrain_weight_decay), loss=sum_squared_error,
+                                 jit_compile=self._jit())
         data = self._as_dataset(x).map(lambda batch: (batch, batch))
         schedule = EpochSchedule(self.learning_rate, self.pretrain_milestones)
         self.pretrain_history = self.autoencoder.fit(data, epochs=epochs, verbose=verbose, shuffle=False,
