@@ -122,7 +122,7 @@ def run_mnist(args, results):
         x_train, (x_test, y_test) = datasets.load_oneclass("mnist", digit, path=args.data,
                                                            preprocessing="gcn_minmax", as_numpy=True)
         x_train, x_test, y_test = subset(x_train, x_test, y_test, args.limit)
-        for variant in VARIANTS:
+        for variant in args.variants:
             runs = block["runs"].setdefault(variant, {})
             if str(digit) in runs:
                 continue
@@ -222,9 +222,13 @@ def render(results) -> None:
             lines.append(f"| {d} | {cell(o, 'auc', 2)} | {cell(e, 'auc', 2)} | {cell(o, 'train_seconds', 0)} | "
                          f"{cell(e, 'train_seconds', 0)} |")
         averages = {v: [r["auc"] for r in runs.get(v, {}).values()] for v in VARIANTS}
-        lines += [f"| **average** | **{np.mean(averages['original']) if averages['original'] else float('nan'):.2f}** "
+        lines += [f"| **average (digits run)** | **{np.mean(averages['original']) if averages['original'] else float('nan'):.2f}** "
                   f"| **{np.mean(averages['enhanced']) if averages['enhanced'] else float('nan'):.2f}** | | |",
                   f"| Ruff et al. 2018 (average, one-class) | {REFERENCE['ruff_mnist_average']} | — | | |", ""]
+        if len(averages["enhanced"]) == 10:
+            enhanced = float(np.mean(averages["enhanced"]))
+            lines += [f"- Bar (enhanced MNIST average >= {REFERENCE['ruff_mnist_average']}): "
+                      f"{'met' if enhanced >= REFERENCE['ruff_mnist_average'] else 'not met'} ({enhanced:.2f}).", ""]
     if not results.get("mnist"):
         lines += ["## MNIST one-class", "", "Not run in this session: the shared CPU's time went to the CIFAR-10 cat "
                   "seeds. Run `--part mnist` to add it.", ""]
@@ -242,6 +246,8 @@ def main(argv=None):
     parser.add_argument("--mnist-epochs", type=int, default=PAPER_MNIST["epochs"])
     parser.add_argument("--mnist-pretrain-epochs", type=int, default=PAPER_MNIST["pretrain_epochs"])
     parser.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="MNIST part: the variants to run (the cat study always pairs both)")
     parser.add_argument("--data", default=None, help="data folder (default: $KERAS_ONECLASS_DATA)")
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 + 1 epochs, 2 seeds, digit 0, 400 "
