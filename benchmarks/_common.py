@@ -50,3 +50,8 @@ def save_json(path: Path, data: dict) -> None:
 def mean_std(values) -> tuple[float, float]:
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def names_with_rows(names, rows: dict) -> list[str]:
+    """The names (in their order) that have at least one result keyed ``<name>/...`` in ``rows``."""
+    return [name for name in names if any(key.startswith(name + "/") for key in rows)]

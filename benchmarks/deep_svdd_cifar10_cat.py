@@ -232,6 +232,8 @@ def render(results) -> None:
     if not results.get("mnist"):
         lines += ["## MNIST one-class", "", "Not run in this session: the shared CPU's time went to the CIFAR-10 cat "
                   "seeds. Run `--part mnist` to add it.", ""]
+    if results.get("notes"):
+        lines += ["Notes:", ""] + [f"- {note}" for note in results["notes"]] + [""]
     lines += [f"Machine: {results.get('machine')}", f"Command(s): {results.get('commands')}", ""]
     MD_PATH.parent.mkdir(parents=True, exist_ok=True)
     MD_PATH.write_text("\n".join(lines))
@@ -253,6 +255,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 + 1 epochs, 2 seeds, digit 0, 400 "
                         "training images; writes deep_svdd_quick.{json,md}")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown")
+    parser.add_argument("--note", default=None, help="a line kept with the results and shown under the tables")
     args = parser.parse_args(argv)
     global JSON_PATH, MD_PATH
     if args.quick:
@@ -260,6 +263,9 @@ def main(argv=None):
         args.seeds, args.epochs, args.pretrain_epochs = 2, 1, 1
         args.mnist_epochs, args.mnist_pretrain_epochs, args.digits, args.limit = 1, 1, [0], 400
     results = load_json(JSON_PATH)
+    if args.note and args.note not in results.get("notes", []):
+        results["notes"] = results.get("notes", []) + [args.note]
+        save_json(JSON_PATH, results)
     if args.report:
         render(results)
         return

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 import numpy as np
 
-from _common import RESULTS, EpochTimer, load_json, machine, mean_std, save_json
+from _common import RESULTS, EpochTimer, load_json, machine, mean_std, names_with_rows, save_json
 from keras_oneclass import VAE, ConvAutoencoder, DenseAutoencoder, GANomaly, datasets, metrics
 import vae_validation
 
@@ -98,7 +98,7 @@ def run_task(config: str, normal_class: int, seed: int, epochs: int, data: str |
 
 def render(results: dict) -> str:
     rows = results.get("runs", {})
-    configs = [c for c in CONFIGS if any(key.startswith(c + "/") for key in rows)]
+    configs = names_with_rows(CONFIGS, rows)
     lines = ["# Reconstruction family on MNIST one-class (ROC AUC % and F1 % at the 95th percentile of training scores)",
              "",
              "Each cell: AUC / F1, mean over seeds. Normal digit = row; the other nine digits of the MNIST test "

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from _common import RESULTS, load_json, machine, save_json  # first: puts this checkout's package on sys.path
+from _common import RESULTS, load_json, machine, names_with_rows, save_json  # first: puts this checkout's package on sys.path
 from keras_oneclass import VAE, datasets, metrics
 
 JSON_PATH = RESULTS / "vae_validation.json"
@@ -78,7 +78,7 @@ def run(candidate: str, normal: int, by_digit, epochs: int, seed: int) -> dict:
 
 def render(results: dict) -> str:
     rows = results.get("runs", {})
-    names = [c for c in CANDIDATES if any(k.startswith(c + "/") for k in rows)]
+    names = names_with_rows(CANDIDATES, rows)
     lines = ["# VAE setting chosen on a validation split of the MNIST training data",
              "",
              "Validation ROC AUC %: each digit's VAE trains on 90% of that digit's training images and scores the "
