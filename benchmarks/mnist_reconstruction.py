@@ -23,18 +23,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
-from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package first
 
 import numpy as np
 
-from _common import RESULTS, EpochTimer, load_json, machine, mean_std, names_with_rows, save_json
+from _common import (RESULTS, EpochTimer, load_json, machine, mean_std,  # first: this checkout's package
+                     names_with_rows, save_json)
 from keras_oneclass import VAE, ConvAutoencoder, DenseAutoencoder, GANomaly, datasets, metrics
 import vae_validation
 
@@ -44,6 +38,7 @@ MD_PATH = RESULTS / "reconstruction.md"
 REFERENCE = {"AE": 91.9, "VAE": 96.9, "DAGMM": 50.6, "AnoGAN": 91.3, "OCGAN": 97.5}
 
 GANOMALY_FILTERS = [16]
+VAE_BETAS = (0.5, 1, 2, 4)  # latent 20; the beta grid
 # name -> (factory(seed), padded to 32x32, default epochs, batch size, reference epochs + source)
 CONFIGS = {
     "ae_dense": (lambda s: DenseAutoencoder((28, 28, 1), seed=s), False, 30, 128, "n/a (AE of Table 2: not given)"),
@@ -53,12 +48,12 @@ CONFIGS = {
     "ae_conv": (lambda s: ConvAutoencoder((32, 32, 1), latent_dim=32, seed=s), True, 30, 128,
                 "n/a (AE of Table 2: not given)"),
     **{f"vae_beta{b:g}": ((lambda b: lambda s: VAE((28, 28, 1), beta=b, seed=s))(b), False, 30, 128,
-                          "n/a (VAE of Table 2: not given)") for b in (0.5, 1, 2, 4)},
+                          "n/a (VAE of Table 2: not given)") for b in VAE_BETAS},
     # The other candidates of vae_validation.py (beta, latent size), run on the test split only once chosen there.
     **{vae_validation.config_name(c): ((lambda kw: lambda s: VAE((28, 28, 1), seed=s, **kw))(kw), False, 30, 128,
                                        "n/a (VAE of Table 2: not given)")
        for c, kw in vae_validation.CANDIDATES.items() if vae_validation.config_name(c) not in
-       {f"vae_beta{b:g}" for b in (0.5, 1, 2, 4)}},
+       {f"vae_beta{b:g}" for b in VAE_BETAS}},
     # The best beta trained twice as long (the 30-epoch rows stay beside it).
     "vae_beta0.5_60ep": (lambda s: VAE((28, 28, 1), beta=0.5, seed=s), False, 60, 128,
                          "n/a (VAE of Table 2: not given)"),

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from _common import RESULTS, load_json, machine, names_with_rows, save_json  # first: puts this checkout's package on sys.path
+from _common import RESULTS, load_json, machine, names_with_rows, save_json  # first: this checkout's package
 from keras_oneclass import VAE, datasets, metrics
 
 JSON_PATH = RESULTS / "vae_validation.json"
@@ -40,11 +40,19 @@ def config_name(candidate: str) -> str:
     return f"vae_beta{kwargs['beta']:g}" + ("" if kwargs["latent_dim"] == 20 else f"_z{kwargs['latent_dim']}")
 
 
+def validation_means(results: dict) -> dict[str, tuple[float, int]]:
+    """candidate -> (mean validation AUC over the digits run, number of digits run), for candidates with runs."""
+    rows = results.get("runs", {})
+    means = {}
+    for c in names_with_rows(CANDIDATES, rows):
+        values = [rows[f"{c}/{d}"]["val_auc"] for d in range(10) if f"{c}/{d}" in rows]
+        means[c] = (float(np.mean(values)), len(values))
+    return means
+
+
 def selected(results: dict) -> str | None:
     """The candidate with the best mean validation AUC over all 10 digits (None until one has all 10)."""
-    rows = results.get("runs", {})
-    complete = {c: np.mean([rows[f"{c}/{d}"]["val_auc"] for d in range(10)]) for c in CANDIDATES
-                if all(f"{c}/{d}" in rows for d in range(10))}
+    complete = {c: mean for c, (mean, n) in validation_means(results).items() if n == 10}
     return max(complete, key=complete.get) if complete else None
 
 
@@ -87,13 +95,10 @@ def render(results: dict) -> str:
              "reconstruction loss, score = reconstruction MSE.",
              "",
              "| digit | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-    means = {}
     for digit in range(10):
         cells = [f"{rows[f'{c}/{digit}']['val_auc']:.2f}" if f"{c}/{digit}" in rows else "—" for c in names]
         lines.append(f"| {digit} | " + " | ".join(cells) + " |")
-    for c in names:
-        values = [rows[f"{c}/{d}"]["val_auc"] for d in range(10) if f"{c}/{d}" in rows]
-        means[c] = (float(np.mean(values)), len(values))
+    means = validation_means(results)
     lines.append("| **mean (digits run)** | " + " | ".join(f"**{m:.2f}** ({n})" for m, n in means.values()) + " |")
     best = selected(results)
     if best:
