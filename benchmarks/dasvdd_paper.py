@@ -16,22 +16,18 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, EpochTimer, load_json, machine, mean_std, save_json  # first: this checkout's package
 
 import keras
 import numpy as np
-from sklearn.ensemble import IsolationForest
 from scipy.special import logsumexp
+from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
-from _common import RESULTS, EpochTimer, load_json, machine, mean_std, save_json
 from keras_oneclass import DASVDD, datasets, metrics
 
 PAPER_EPOCHS, PAPER_SEEDS = 300, 10

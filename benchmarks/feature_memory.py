@@ -25,12 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from _common import RESULTS, load_json, machine, save_json  # noqa: E402
+from _common import RESULTS, load_json, machine, save_json  # first: this checkout's package
 
 JSON = RESULTS / "feature_memory.json"
 DEFAULT_SIZE = 224  # the PatchCore paper's input side

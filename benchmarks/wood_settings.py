@@ -18,18 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package first
-
-import numpy as np  # noqa: E402
-
-from _common import RESULTS, load_json, machine, save_json  # noqa: E402
+from _common import RESULTS, load_json, machine, save_json  # first: this checkout's package
 
 JSON_PATH = RESULTS / "wood_settings.json"
 MD_PATH = RESULTS / "wood_settings.md"
