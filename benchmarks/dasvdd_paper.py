@@ -211,12 +211,16 @@ def main(argv=None) -> None:
                         help="epochs after which the test AUC is also recorded (the trajectory column)")
     parser.add_argument("--preprocessing", default=None,
                         help="override the image preprocessing (default: the authors' per dataset)")
+    parser.add_argument("--baselines-from", type=Path, default=None,
+                        help="copy the baselines of image tasks from this result JSON instead of refitting them "
+                             "(same split; OC-SVM, KDE and IF are invariant to a global rescaling of the data)")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.seeds, args.classes = 2, 1, [0]
         args.out = args.out.with_name("dasvdd_paper_quick.json")
     results = load_json(args.out)
     results["machine"] = machine()
+    earlier = load_json(args.baselines_from).get("tasks", {}) if args.baselines_from else {}
     for other in args.merge:
         results.setdefault("tasks", {}).update(load_json(other).get("tasks", {}))
     if args.merge:
@@ -230,14 +234,20 @@ def main(argv=None) -> None:
                         "split_per_seed": dataset == "pima", "runs": [],
                         "preprocessing": None if dataset == "pima" else (args.preprocessing or PREPROCESSING[dataset])}
                 baseline_runs = []
+                reuse = earlier.get(key, {}).get("baselines") if not task["split_per_seed"] else None
+                if reuse:
+                    baseline_runs.append(reuse)
+                    task["baselines_from"] = str(args.baselines_from)
                 for seed in range(args.seeds):
                     if seed == 0 or task["split_per_seed"]:
                         x_train, x_test, y_test = load_task(dataset, normal_class, args.data, split_seed=seed,
                                                             preprocessing=task["preprocessing"])
                         print(f"{key} (split {seed}): train {x_train.shape}, test {x_test.shape}, "
                               f"{y_test.mean():.1%} anomalies", flush=True)
-                        baseline_runs.append(baselines(x_train, x_test, y_test, seed=seed))
-                        print(f"  baselines: { {k: round(v, 3) for k, v in baseline_runs[-1].items()} }", flush=True)
+                        if not reuse:
+                            baseline_runs.append(baselines(x_train, x_test, y_test, seed=seed))
+                        print(f"  baselines{' (copied)' if reuse else ''}: "
+                              f"{ {k: round(v, 3) for k, v in baseline_runs[-1].items()} }", flush=True)
                     run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints)
                     task["runs"].append(run)
                     print(f"  seed {seed}: AUC {run['auc']:.2f}  {run['seconds_per_epoch']:.3f} s/epoch  "

@@ -63,13 +63,17 @@ def test_gcn_l1_gives_zero_mean_unit_mean_abs():
     np.testing.assert_allclose(np.abs(z).mean(axis=1), 1.0, atol=1e-5)
 
 
-def test_gcn_l2_unit_rms_and_constant_sample_safe():
+def test_gcn_l2_is_the_reference_codes_and_constant_sample_safe():
     x = np.random.default_rng(1).normal(size=(3, 10)).astype(np.float32)
     x[1] = 7.0
     z = datasets.global_contrast_normalization(x, "l2")
     assert np.all(np.isfinite(z))
     np.testing.assert_allclose(z[1], 0.0)
-    np.testing.assert_allclose(np.sqrt((z[[0, 2]] ** 2).mean(axis=1)), 1.0, atol=1e-5)
+    # Deep-SVDD-PyTorch / DASVDD: x -= mean(x); x /= sqrt(sum(x ** 2)) / n_features
+    for row in (0, 2):
+        centred = x[row].astype(np.float64) - x[row].mean()
+        np.testing.assert_allclose(z[row], centred / (np.sqrt((centred ** 2).sum()) / x.shape[1]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.sqrt((z[[0, 2]] ** 2).mean(axis=1)), np.sqrt(10), rtol=1e-5)
     with pytest.raises(ValueError, match="scale"):
         datasets.global_contrast_normalization(x, "l3")
 
@@ -126,7 +130,7 @@ def test_oneclass_preprocessing_ranges(tmp_path, method):
         assert x_test.min() >= 0.0 and x_test.max() <= 1.0
     if method == "gcn_l2":
         rms = np.sqrt((x_train.reshape(len(x_train), -1) ** 2).mean(axis=1))
-        np.testing.assert_allclose(rms, 1.0, atol=1e-4)
+        np.testing.assert_allclose(rms, np.sqrt(x_train[0].size), rtol=1e-4)
 
 
 def test_path_beats_env_var(tmp_path, monkeypatch):

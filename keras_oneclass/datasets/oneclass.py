@@ -232,7 +232,7 @@ def load_oneclass(
         path: a data folder (or the dataset's file/folder itself).
         preprocessing: `"scale"` (x / 255), `"gcn_minmax"` (x / 255, GCN l1, min-max fitted on
             the normal training class and applied to train and test, as Ruff et al.),
-            `"gcn_l2"` (x / 255, GCN l2), `"none"` (raw 0..255) or `"default"` (`"scale"` for
+            `"gcn_l2"` (x / 255, GCN l2 as the DASVDD authors' code), `"none"` (raw 0..255) or `"default"` (`"scale"` for
             MNIST / Fashion-MNIST, `"gcn_minmax"` for CIFAR-10).
         batch_size: batch size of the training dataset.
         shuffle: reshuffle the training dataset every epoch (seeded by `seed`).
