@@ -41,7 +41,7 @@ MD_PATH = RESULTS / "dasvdd_paper.md"
 
 
 def load_task(name: str, normal_class: int | None, data: str | None, split_seed: int = 0,
-              preprocessing: str | None = None):
+              preprocessing: str | None = None, odds_options: dict | None = None):
     """(x_train, x_test, y_test) numpy arrays for one task, preprocessed as the paper.
 
     PIMA has no fixed split: ``split_seed`` draws the stratified 60/40 split (train on its normal
@@ -49,7 +49,7 @@ def load_task(name: str, normal_class: int | None, data: str | None, split_seed:
     measures the split more than the method; each seed therefore draws its own.
     """
     if name == "pima":
-        x_train, (x_test, y_test) = datasets.load_odds("pima", path=data, seed=split_seed)
+        x_train, (x_test, y_test) = datasets.load_odds("pima", path=data, seed=split_seed, **(odds_options or {}))
     else:
         x_train, (x_test, y_test) = datasets.load_oneclass(
             name, normal_class, path=data, as_numpy=True,
@@ -119,12 +119,13 @@ class TestAUCAt(keras.callbacks.Callback):
             self.auc[str(epoch + 1)] = 100 * metrics.roc_auc(self.y_test, scores)
 
 
-def run_dasvdd(x_train, x_test, y_test, epochs: int, seed: int, checkpoints=()) -> dict:
-    model = DASVDD(input_shape=x_train.shape[1:], seed=seed)
+def run_dasvdd(x_train, x_test, y_test, epochs: int, seed: int, checkpoints=(), hidden_units=None,
+               batch_size=None) -> dict:
+    model = DASVDD(input_shape=x_train.shape[1:], seed=seed, hidden_units=hidden_units)
     timer = EpochTimer()
     tracker = TestAUCAt([e for e in checkpoints if e < epochs], x_test, y_test)
     start = time.perf_counter()
-    model.fit(x_train, epochs=epochs, verbose=0, callbacks=[timer, tracker])
+    model.fit(x_train, epochs=epochs, verbose=0, batch_size=batch_size, callbacks=[timer, tracker])
     fit_seconds = time.perf_counter() - start
     scores = model.predict(x_test, verbose=0)
     auc = 100 * metrics.roc_auc(y_test, scores)
@@ -153,7 +154,9 @@ def render(results: dict) -> str:
              "own stratified 60/40 split (train on its normal rows, z-scored); DASVDD and the "
              "baselines are averaged over the same splits.", ""]
     for dataset in ("mnist", "cifar10", "pima"):
-        tasks = {k: v for k, v in results.get("tasks", {}).items() if v["dataset"] == dataset}
+        every = {k: v for k, v in results.get("tasks", {}).items() if v["dataset"] == dataset}
+        tasks = {k: v for k, v in every.items() if not v.get("tag")}
+        variants = {k: v for k, v in every.items() if v.get("tag")}
         if not tasks:
             continue
         epochs = sorted({t["epochs"] for t in tasks.values()})
@@ -187,6 +190,16 @@ def render(results: dict) -> str:
                          f"{avg('isolation_forest'):.1f} | | | "
                          + ", ".join(f"{e}: {np.mean([np.mean([r['auc_at_epoch'][e] for r in t['runs']]) for t in tasks.values()]):.1f}"
                                      for e in sorted(common, key=int)) + " |")
+        if variants:
+            lines += ["", f"Variants of the protocol ({dataset}), each against the row of the same class above:", "",
+                      "| normal class | variant | changes | epochs | seeds | DASVDD | s/epoch |", "|---|---|---|---|---|---|---|"]
+            for key in sorted(variants):
+                task = variants[key]
+                mean, std = mean_std([r["auc"] for r in task["runs"]])
+                per_epoch = statistics.median(r["seconds_per_epoch"] for r in task["runs"])
+                changes = ", ".join(f"{k} {v}" for k, v in task.get("overrides", {}).items()) or "-"
+                lines.append(f"| {task['label']} | {task['tag']} | {changes} | {task['epochs']} | {len(task['runs'])} | "
+                             f"{mean:.1f} ± {std:.1f} | {per_epoch:.2f} |")
         lines.append("")
     lines += [f"Machine: {results.get('machine', {})}", ""]
     if dataset_note := results.get("notes"):
@@ -211,10 +224,25 @@ def main(argv=None) -> None:
                         help="epochs after which the test AUC is also recorded (the trajectory column)")
     parser.add_argument("--preprocessing", default=None,
                         help="override the image preprocessing (default: the authors' per dataset)")
+    parser.add_argument("--tag", default=None,
+                        help="name of a variant of the protocol: its tasks are keyed <dataset>/<class>@<tag> and "
+                             "shown in their own table, never in the paper-protocol averages")
+    parser.add_argument("--hidden-units", nargs="+", type=int, default=None,
+                        help="variant: the dense encoder's hidden widths (default: the paper's, by input size)")
+    parser.add_argument("--batch-size", type=int, default=None, help="variant: batch size (default 200)")
+    parser.add_argument("--odds-train-on", choices=["normal", "all"], default="normal",
+                        help="variant: PIMA training rows (all = outliers included, as the authors' code)")
+    parser.add_argument("--odds-raw", action="store_true", help="variant: PIMA features not z-scored")
     parser.add_argument("--baselines-from", type=Path, default=None,
                         help="copy the baselines of image tasks from this result JSON instead of refitting them "
                              "(same split; OC-SVM, KDE and IF are invariant to a global rescaling of the data)")
     args = parser.parse_args(argv)
+    overrides = {k: v for k, v in {"hidden_units": args.hidden_units, "batch_size": args.batch_size,
+                                    "odds_train_on": None if args.odds_train_on == "normal" else args.odds_train_on,
+                                    "odds_raw": args.odds_raw or None}.items() if v is not None}
+    if overrides and not args.tag:
+        parser.error(f"{sorted(overrides)} change the paper's protocol: name the variant with --tag")
+    odds_options = {"train_on": args.odds_train_on, "standardize": not args.odds_raw}
     if args.quick:
         args.epochs, args.seeds, args.classes = 2, 1, [0]
         args.out = args.out.with_name("dasvdd_paper_quick.json")
@@ -228,9 +256,10 @@ def main(argv=None) -> None:
     if not args.report:
         for dataset in args.datasets:
             for normal_class in ([None] if dataset == "pima" else args.classes):
-                key = f"{dataset}/{normal_class}"
+                key = f"{dataset}/{normal_class}" + (f"@{args.tag}" if args.tag else "")
                 task = {"dataset": dataset, "normal_class": normal_class, "epochs": args.epochs,
                         "label": "outliers" if normal_class is None else str(normal_class),
+                        "tag": args.tag, "overrides": overrides,
                         "split_per_seed": dataset == "pima", "runs": [],
                         "preprocessing": None if dataset == "pima" else (args.preprocessing or PREPROCESSING[dataset])}
                 baseline_runs = []
@@ -241,14 +270,16 @@ def main(argv=None) -> None:
                 for seed in range(args.seeds):
                     if seed == 0 or task["split_per_seed"]:
                         x_train, x_test, y_test = load_task(dataset, normal_class, args.data, split_seed=seed,
-                                                            preprocessing=task["preprocessing"])
+                                                            preprocessing=task["preprocessing"],
+                                                            odds_options=odds_options)
                         print(f"{key} (split {seed}): train {x_train.shape}, test {x_test.shape}, "
                               f"{y_test.mean():.1%} anomalies", flush=True)
                         if not reuse:
                             baseline_runs.append(baselines(x_train, x_test, y_test, seed=seed))
                         print(f"  baselines{' (copied)' if reuse else ''}: "
                               f"{ {k: round(v, 3) for k, v in baseline_runs[-1].items()} }", flush=True)
-                    run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints)
+                    run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints,
+                                     hidden_units=args.hidden_units, batch_size=args.batch_size)
                     task["runs"].append(run)
                     print(f"  seed {seed}: AUC {run['auc']:.2f}  {run['seconds_per_epoch']:.3f} s/epoch  "
                           f"gamma {run['gamma']:.4g}", flush=True)

@@ -14,9 +14,7 @@ normal data (Sections 3 and 4.3 of the paper):
 Data as the authors' code: MNIST scaled to [0, 1] (``load_oneclass("mnist")``); CIFAR-10 with
 per-image global contrast normalisation, l2 (``load_oneclass("cifar10", preprocessing="gcn_l2")``,
 the code's scale: l2 norm / n_features, so each image has RMS 55.4). With Deep SVDD's GCN-l1 +
-min-max instead, airplane-as-normal fell from 66.7 to 62.8 AUC (10 epochs, seed 0, unit-RMS l2);
-with unit RMS instead of the code's scale, cat fell from 53.1 to 48.6 and airplane from 68.9 to
-66.0 (20 epochs, seed 0).
+min-max instead, airplane-as-normal fell from 66.7 to 62.8 AUC (10 epochs, seed 0, unit-RMS l2).
 
 As in the authors' reference code, ||x_hat - x||^2 is averaged over input features (MSE) and
 ||z - c||^2 is summed over latent units; gamma is computed with the same convention, so the two
