@@ -237,9 +237,11 @@ def main(argv=None) -> None:
                         help="copy the baselines of image tasks from this result JSON instead of refitting them "
                              "(same split; OC-SVM, KDE and IF are invariant to a global rescaling of the data)")
     args = parser.parse_args(argv)
-    overrides = {k: v for k, v in {"hidden_units": args.hidden_units, "batch_size": args.batch_size,
-                                    "odds_train_on": None if args.odds_train_on == "normal" else args.odds_train_on,
-                                    "odds_raw": args.odds_raw or None}.items() if v is not None}
+    overrides = {k: v for k, v in (("hidden_units", args.hidden_units), ("batch_size", args.batch_size)) if v}
+    if args.odds_train_on != "normal":
+        overrides["odds_train_on"] = args.odds_train_on
+    if args.odds_raw:
+        overrides["odds_raw"] = True
     if overrides and not args.tag:
         parser.error(f"{sorted(overrides)} change the paper's protocol: name the variant with --tag")
     odds_options = {"train_on": args.odds_train_on, "standardize": not args.odds_raw}
