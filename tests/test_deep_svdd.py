@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from conftest import blobs, shared_data
 from keras_oneclass import DeepSVDD, datasets, metrics, precision
+from keras_oneclass.optimizers import L2Adam
 
 SHAPE = (28, 28, 1)
 
@@ -31,9 +32,9 @@ def test_defaults_are_the_papers():
     assert model.learning_rate_milestones == (50,) and model.warm_up_epochs == 10
     assert model.center_eps == 0.1 and model.rep_dim == 128 and model.default_batch_size == 200
     model.compile()
-    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert isinstance(model.optimizer, L2Adam)  # torch.optim.Adam's decay, added to the gradient
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
-    assert model.optimizer.weight_decay == pytest.approx(0.5e-6)
+    assert model.optimizer.l2 == pytest.approx(0.5e-6) and not model.optimizer.weight_decay
     assert model.pretrain_weight_decay == pytest.approx(0.5e-6)
 
 
@@ -43,7 +44,7 @@ def test_mnist_sized_inputs_take_the_mnist_pretraining_protocol():
     assert (model.pretrain_epochs, model.pretrain_milestones) == (150, (50,))
     assert model.pretrain_weight_decay == pytest.approx(0.5e-3)
     model.pretrain(np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32), epochs=1, verbose=0)
-    assert model.autoencoder.optimizer.weight_decay == pytest.approx(0.5e-3)
+    assert model.autoencoder.optimizer.l2 == pytest.approx(0.5e-3)
     explicit = DeepSVDD(input_shape=(28, 28, 1), pretrain_epochs=3, pretrain_milestones=(2,),
                         pretrain_weight_decay=0.0)
     assert (explicit.pretrain_epochs, explicit.pretrain_milestones, explicit.pretrain_weight_decay) == (3, (2,), 0.0)
