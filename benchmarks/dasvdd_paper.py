@@ -120,8 +120,9 @@ class TestAUCAt(keras.callbacks.Callback):
 
 
 def run_dasvdd(x_train, x_test, y_test, epochs: int, seed: int, checkpoints=(), hidden_units=None,
-               batch_size=None) -> dict:
-    model = DASVDD(input_shape=x_train.shape[1:], seed=seed, hidden_units=hidden_units)
+               batch_size=None, center_lr_decay=0.0) -> dict:
+    model = DASVDD(input_shape=x_train.shape[1:], seed=seed, hidden_units=hidden_units,
+                   center_lr_decay=center_lr_decay)
     timer = EpochTimer()
     tracker = TestAUCAt([e for e in checkpoints if e < epochs], x_test, y_test)
     start = time.perf_counter()
@@ -230,6 +231,8 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden-units", nargs="+", type=int, default=None,
                         help="variant: the dense encoder's hidden widths (default: the paper's, by input size)")
     parser.add_argument("--batch-size", type=int, default=None, help="variant: batch size (default 200)")
+    parser.add_argument("--center-lr-decay", type=float, default=0.0,
+                        help="variant: Adagrad lr decay of the centre (the authors' code: 0.01; paper: none)")
     parser.add_argument("--odds-train-on", choices=["normal", "all"], default="normal",
                         help="variant: PIMA training rows (all = outliers included, as the authors' code)")
     parser.add_argument("--odds-raw", action="store_true", help="variant: PIMA features not z-scored")
@@ -237,7 +240,8 @@ def main(argv=None) -> None:
                         help="copy the baselines of image tasks from this result JSON instead of refitting them "
                              "(same split; OC-SVM, KDE and IF are invariant to a global rescaling of the data)")
     args = parser.parse_args(argv)
-    overrides = {k: v for k, v in (("hidden_units", args.hidden_units), ("batch_size", args.batch_size)) if v}
+    overrides = {k: v for k, v in (("hidden_units", args.hidden_units), ("batch_size", args.batch_size),
+                                   ("center_lr_decay", args.center_lr_decay)) if v}
     if args.odds_train_on != "normal":
         overrides["odds_train_on"] = args.odds_train_on
     if args.odds_raw:
@@ -265,7 +269,9 @@ def main(argv=None) -> None:
                         "split_per_seed": dataset == "pima", "runs": [],
                         "preprocessing": None if dataset == "pima" else (args.preprocessing or PREPROCESSING[dataset])}
                 baseline_runs = []
-                reuse = earlier.get(key, {}).get("baselines") if not task["split_per_seed"] else None
+                # a variant's split is the paper task's split: its baselines are the same
+                paper_task = earlier.get(key) or earlier.get(key.split("@")[0], {})
+                reuse = None if task["split_per_seed"] else paper_task.get("baselines")
                 if reuse:
                     baseline_runs.append(reuse)
                     task["baselines_from"] = str(args.baselines_from)
@@ -281,7 +287,8 @@ def main(argv=None) -> None:
                         print(f"  baselines{' (copied)' if reuse else ''}: "
                               f"{ {k: round(v, 3) for k, v in baseline_runs[-1].items()} }", flush=True)
                     run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints,
-                                     hidden_units=args.hidden_units, batch_size=args.batch_size)
+                                     hidden_units=args.hidden_units, batch_size=args.batch_size,
+                                     center_lr_decay=args.center_lr_decay)
                     task["runs"].append(run)
                     print(f"  seed {seed}: AUC {run['auc']:.2f}  {run['seconds_per_epoch']:.3f} s/epoch  "
                           f"gamma {run['gamma']:.4g}", flush=True)

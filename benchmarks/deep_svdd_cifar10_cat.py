@@ -220,9 +220,11 @@ def render(results) -> None:
                       f"({PAPER_MNIST['pretrain_epochs']} + {PAPER_MNIST['epochs']} epochs), one seed; the average "
                       f"covers only the digits run, so it is not the 10-digit average of the bar.", ""]
         elif not full_epochs:
+            partial = (f" Only {len(digits)} of 10 digits: the average covers the digits run, not the 10-digit average "
+                       f"of the bar." if len(digits) < 10 else "")
             lines += [f"**Reduced protocol**: {block['pretrain_epochs']} + {block['epochs']} epochs instead of "
                       f"{PAPER_MNIST['pretrain_epochs']} + {PAPER_MNIST['epochs']} (Ruff et al.'s MNIST command), one "
-                      f"seed; the shared 2-core CPU allowed no more in this session.", ""]
+                      f"seed; the shared 2-core CPU allowed no more in this session.{partial}", ""]
         # runs without the field predate the MNIST protocol and pretrained with the CIFAR-10 weight decay
         cifar_decay, mnist_decay = PRETRAIN_PROTOCOL[(32, 32)]["weight_decay"], PRETRAIN_PROTOCOL[(28, 28)]["weight_decay"]
         decays = sorted({r.get("pretrain_weight_decay", cifar_decay) for v in runs.values() for r in v.values()})

@@ -82,6 +82,27 @@ def test_one_step_moves_the_centre_by_adagrad_lr_1_and_trains_the_network():
     assert all(np.isfinite(float(v)) for v in logs.values())
 
 
+def test_center_lr_decay_is_torch_adagrads_lr_decay():
+    """The authors' code: torch.optim.Adagrad(lr=1, lr_decay=0.01), i.e. lr / (1 + t * 0.01) at update t."""
+    x, _, _ = blobs(n_normal=200)
+    model = DASVDD(input_shape=(8,), gamma=1.0, center_lr_decay=0.5, seed=0)
+    model.compile()
+    steps = []
+    for _ in range(3):
+        before = model.center.numpy().copy()
+        model.train_step(tf.constant(x))
+        steps.append(model.center.numpy() - before)
+    np.testing.assert_allclose(np.abs(steps[0]), 1.0, rtol=1e-4)  # update 0: lr 1, Adagrad's first step is +-lr
+    assert float(model.center_optimizer.learning_rate) == pytest.approx(1.0 / (1.0 + 3 * 0.5))
+    restored = DASVDD.from_config(model.get_config())
+    assert restored.center_lr_decay == 0.5
+    plain = DASVDD(input_shape=(8,))
+    plain.compile()
+    assert plain.center_lr_decay == 0.0 and float(plain.center_optimizer.learning_rate) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="center_lr_decay"):
+        DASVDD(input_shape=(8,), center_lr_decay=-0.1)
+
+
 def test_score_is_reconstruction_plus_gamma_times_distance():
     x_train, x_test, _ = blobs()
     model = DASVDD(input_shape=(8,), seed=0)

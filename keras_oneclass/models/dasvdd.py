@@ -64,6 +64,9 @@ class DASVDD(Detector):
         kappa: fraction of each batch that trains the network; the rest trains the centre. 0.9.
         gamma: weight of the SVDD term; None computes it before training (eq. 6).
         gamma_trials: T, the number of random initialisations averaged for gamma. 10.
+        center_lr_decay: Adagrad learning-rate decay of the centre, lr_t = 1 / (1 + t * decay) at
+            update t = 0, 1, ...; 0 (the paper: Adagrad, lr 1). The authors' code uses 0.01
+            (``torch.optim.Adagrad(lr_decay=0.01)``).
         seed: seed for initialisation, the centre draw and the gamma trials.
 
     Fitted state: ``center`` (latent_dim,), ``gamma`` (float), ``threshold`` after ``calibrate``.
@@ -83,7 +86,8 @@ class DASVDD(Detector):
 
     def __init__(self, input_shape, encoder: str = "dense", hidden_units: Sequence[int] | None = None,
                  latent_dim: int | None = None, output_activation: str | None = "auto", kappa: float = 0.9,
-                 gamma: float | None = None, gamma_trials: int = 10, seed: int | None = None, **kwargs):
+                 gamma: float | None = None, gamma_trials: int = 10, center_lr_decay: float = 0.0,
+                 seed: int | None = None, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
         if encoder not in ("dense", "conv"):
             raise ValueError(f"encoder must be 'dense' or 'conv', got {encoder!r}.")
@@ -93,6 +97,8 @@ class DASVDD(Detector):
             raise ValueError(f"gamma must be a non-negative number or None (computed), got {gamma!r}.")
         if int(gamma_trials) < 1:
             raise ValueError(f"gamma_trials must be >= 1, got {gamma_trials}.")
+        if not (np.isfinite(center_lr_decay) and center_lr_decay >= 0):
+            raise ValueError(f"center_lr_decay must be a non-negative number, got {center_lr_decay!r}.")
         preset = preset_for(int(math.prod(self.sample_shape)))
         self.encoder_type = encoder
         self.hidden_units = tuple(int(u) for u in (preset["hidden_units"] if hidden_units is None else hidden_units))
@@ -100,6 +106,7 @@ class DASVDD(Detector):
         self.output_activation = preset["output_activation"] if output_activation == "auto" else output_activation
         self.kappa = float(kappa)
         self.gamma_trials = int(gamma_trials)
+        self.center_lr_decay = float(center_lr_decay)
         self.encoder, self.decoder = self._networks(self.seed_for(0))
         self.center = self.add_weight(
             name="center", shape=(self.latent_dim,), dtype="float32", trainable=True,
@@ -137,7 +144,8 @@ class DASVDD(Detector):
     def hyperparameters(self):
         return {"encoder": self.encoder_type, "hidden_units": list(self.hidden_units),
                 "latent_dim": self.latent_dim, "output_activation": self.output_activation,
-                "kappa": self.kappa, "gamma": self.gamma, "gamma_trials": self.gamma_trials}
+                "kappa": self.kappa, "gamma": self.gamma, "gamma_trials": self.gamma_trials,
+                "center_lr_decay": self.center_lr_decay}
 
     def xla_on_cpu(self) -> bool:
         return self.encoder_type == "dense"
@@ -153,13 +161,18 @@ class DASVDD(Detector):
 
     # ----------------------------------------------------------------------------- training
     def compile(self, optimizer=None, center_optimizer=None, **kwargs):
-        """Adam(1e-3, weight decay 1e-7) for the network and Adagrad(1.0) for the centre by default.
+        """Adam(1e-3, weight decay 1e-7) for the network and Adagrad(1.0) for the centre by default
+        (inverse-time decayed by ``center_lr_decay`` when it is set).
 
         Under ``mixed_float16`` both are wrapped in a ``LossScaleOptimizer``.
         """
         optimizer = optimizer or keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay)
+        center_rate = self.center_learning_rate
+        if self.center_lr_decay:  # torch.optim.Adagrad's lr_decay: lr / (1 + t * decay)
+            center_rate = keras.optimizers.schedules.InverseTimeDecay(center_rate, decay_steps=1,
+                                                                      decay_rate=self.center_lr_decay)
         center_optimizer = center_optimizer or keras.optimizers.Adagrad(
-            self.center_learning_rate, initial_accumulator_value=0.0, epsilon=1e-10)
+            center_rate, initial_accumulator_value=0.0, epsilon=1e-10)
         super().compile(optimizer=optimizer, **kwargs)
         self.optimizer.build(self.network_variables)  # so a saved optimizer state loads back
         self.center_optimizer = precision.loss_scaled(center_optimizer, precision.is_mixed(self))
