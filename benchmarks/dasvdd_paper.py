@@ -139,6 +139,11 @@ def run_dasvdd(x_train, x_test, y_test, epochs: int, seed: int, checkpoints=(), 
             "train_size": int(len(x_train))}
 
 
+def paper_key(key: str) -> str:
+    """The paper-protocol task of a variant's key: 'mnist/0@code-net' -> 'mnist/0'."""
+    return key.split("@")[0]
+
+
 def same_epochs_auc(task: dict | None, epochs: int) -> float | None:
     """The paper-protocol task's test AUC after ``epochs`` (mean over its runs that recorded it), or None."""
     runs = (task or {}).get("runs", [])
@@ -208,7 +213,7 @@ def render(results: dict) -> str:
             for key in sorted(variants):
                 task = variants[key]
                 mean, std = mean_std([r["auc"] for r in task["runs"]])
-                reference = same_epochs_auc(tasks.get(key.split("@")[0]), task["epochs"])
+                reference = same_epochs_auc(tasks.get(paper_key(key)), task["epochs"])
                 if reference is not None:
                     pairs.setdefault((task["tag"], task["epochs"]), []).append((mean, reference))
                 per_epoch = statistics.median(r["seconds_per_epoch"] for r in task["runs"])
@@ -295,7 +300,7 @@ def main(argv=None) -> None:
                         "preprocessing": None if dataset == "pima" else (args.preprocessing or PREPROCESSING[dataset])}
                 baseline_runs = []
                 # a variant's split is the paper task's split: its baselines are the same
-                paper_task = earlier.get(key) or earlier.get(key.split("@")[0], {})
+                paper_task = earlier.get(key) or earlier.get(paper_key(key), {})
                 reuse = None if task["split_per_seed"] else paper_task.get("baselines")
                 if reuse:
                     baseline_runs.append(reuse)
