@@ -11,6 +11,8 @@ Usage:
     python benchmarks/dasvdd_paper.py --quick                # smoke run: 2 epochs, 1 seed, class 0
     python benchmarks/dasvdd_paper.py --report               # only re-render the markdown
     python benchmarks/dasvdd_paper.py --report --merge benchmarks/results/dasvdd_paper_cifar10.json
+    python benchmarks/dasvdd_paper.py --datasets mnist --seeds 2 --first-seed 1 --out /tmp/more.json
+    python benchmarks/dasvdd_paper.py --report --merge /tmp/more.json   # adds seeds 1-2 to seed 0's runs
 """
 
 from __future__ import annotations
@@ -139,6 +141,29 @@ def run_dasvdd(x_train, x_test, y_test, epochs: int, seed: int, checkpoints=(), 
             "train_size": int(len(x_train))}
 
 
+def merge_task(ours: dict | None, other: dict) -> dict:
+    """``other`` merged into ``ours``: runs are united by seed when both ran the same protocol.
+
+    A task run again with ``--first-seed`` (more seeds of the same protocol) adds its runs; one that
+    differs in epochs, variant or preprocessing replaces the old task, as a fresh run would.
+    """
+    protocol = ("epochs", "tag", "overrides", "preprocessing", "split_per_seed")
+    if ours is None or any(ours.get(k) != other.get(k) for k in protocol):
+        return other
+    if other["split_per_seed"] and not ("baseline_runs" in ours and "baseline_runs" in other):
+        raise ValueError(f"cannot merge per-split baselines of {other['dataset']}: an older JSON lacks "
+                         "'baseline_runs'")
+    merged = {**ours, "runs": sorted({r["seed"]: r for r in ours["runs"] + other["runs"]}.values(),
+                                     key=lambda r: r["seed"])}
+    if other["split_per_seed"]:
+        by_split = {**dict(zip(ours["baseline_seeds"], ours["baseline_runs"])),
+                    **dict(zip(other["baseline_seeds"], other["baseline_runs"]))}
+        merged["baseline_seeds"], merged["baseline_runs"] = map(list, zip(*sorted(by_split.items())))
+        merged["baselines"] = {k: float(np.mean([b[k] for b in merged["baseline_runs"]]))
+                               for k in merged["baseline_runs"][0]}
+    return merged
+
+
 def paper_key(key: str) -> str:
     """The paper-protocol task of a variant's key: 'mnist/0@code-net' -> 'mnist/0'."""
     return key.split("@")[0]
@@ -245,6 +270,9 @@ def main(argv=None) -> None:
     parser.add_argument("--classes", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--epochs", type=int, default=PAPER_EPOCHS)
     parser.add_argument("--seeds", type=int, default=PAPER_SEEDS)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds first-seed .. first-seed + seeds - 1 (more seeds for a task: "
+                             "write to another JSON, then --merge unites the runs by seed)")
     parser.add_argument("--data", default=None, help="data folder (default: $KERAS_ONECLASS_DATA)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, 1 seed, class 0")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown table")
@@ -286,7 +314,9 @@ def main(argv=None) -> None:
     results["machine"] = machine()
     earlier = load_json(args.baselines_from).get("tasks", {}) if args.baselines_from else {}
     for other in args.merge:
-        results.setdefault("tasks", {}).update(load_json(other).get("tasks", {}))
+        tasks = results.setdefault("tasks", {})
+        for key, task in load_json(other).get("tasks", {}).items():
+            tasks[key] = merge_task(tasks.get(key), task)
     if args.merge:
         save_json(args.out, results)
     if not args.report:
@@ -298,22 +328,25 @@ def main(argv=None) -> None:
                         "tag": args.tag, "overrides": overrides,
                         "split_per_seed": dataset == "pima", "runs": [],
                         "preprocessing": None if dataset == "pima" else (args.preprocessing or PREPROCESSING[dataset])}
-                baseline_runs = []
+                baseline_runs, baseline_seeds = [], []
                 # a variant's split is the paper task's split: its baselines are the same
                 paper_task = earlier.get(key) or earlier.get(paper_key(key), {})
                 reuse = None if task["split_per_seed"] else paper_task.get("baselines")
                 if reuse:
                     baseline_runs.append(reuse)
                     task["baselines_from"] = str(args.baselines_from)
-                for seed in range(args.seeds):
-                    if seed == 0 or task["split_per_seed"]:
+                seeds = range(args.first_seed, args.first_seed + args.seeds)
+                for seed in seeds:
+                    if seed == seeds[0] or task["split_per_seed"]:
                         x_train, x_test, y_test = load_task(dataset, normal_class, args.data, split_seed=seed,
                                                             preprocessing=task["preprocessing"],
                                                             odds_options=odds_options)
-                        print(f"{key} (split {seed}): train {x_train.shape}, test {x_test.shape}, "
+                        split = f" (split {seed})" if task["split_per_seed"] else ""
+                        print(f"{key}{split}: train {x_train.shape}, test {x_test.shape}, "
                               f"{y_test.mean():.1%} anomalies", flush=True)
                         if not reuse:
                             baseline_runs.append(baselines(x_train, x_test, y_test, seed=seed))
+                            baseline_seeds.append(seed)
                         print(f"  baselines{' (copied)' if reuse else ''}: "
                               f"{ {k: round(v, 3) for k, v in baseline_runs[-1].items()} }", flush=True)
                     run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints,
@@ -323,6 +356,8 @@ def main(argv=None) -> None:
                     print(f"  seed {seed}: AUC {run['auc']:.2f}  {run['seconds_per_epoch']:.3f} s/epoch  "
                           f"gamma {run['gamma']:.4g}", flush=True)
                 task["baselines"] = {k: float(np.mean([b[k] for b in baseline_runs])) for k in baseline_runs[0]}
+                if task["split_per_seed"]:  # one baseline run per split: kept so that --merge can unite splits
+                    task["baseline_runs"], task["baseline_seeds"] = baseline_runs, baseline_seeds
                 results.setdefault("tasks", {})[key] = task
                 save_json(args.out, results)
                 args.out.with_suffix(".md").write_text(render(results))
