@@ -123,9 +123,9 @@ class TestAUCAt(keras.callbacks.Callback):
 
 
 def run_dasvdd(x_train, x_test, y_test, epochs: int, seed: int, checkpoints=(), hidden_units=None,
-               batch_size=None, center_lr_decay=0.0) -> dict:
+               batch_size=None, center_lr_decay=0.0, output_activation="auto") -> dict:
     model = DASVDD(input_shape=x_train.shape[1:], seed=seed, hidden_units=hidden_units,
-                   center_lr_decay=center_lr_decay)
+                   center_lr_decay=center_lr_decay, output_activation=output_activation)
     timer = EpochTimer()
     tracker = TestAUCAt([e for e in checkpoints if e < epochs], x_test, y_test)
     start = time.perf_counter()
@@ -291,6 +291,9 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="variant: batch size (default 200)")
     parser.add_argument("--center-lr-decay", type=float, default=0.0,
                         help="variant: Adagrad lr decay of the centre (the authors' code: 0.01; paper: none)")
+    parser.add_argument("--output-activation", default=None,
+                        help="variant: decoder output activation, e.g. leaky_relu (the authors' CIFAR-10 "
+                             "code; slope 0.01) or none (linear)")
     parser.add_argument("--odds-train-on", choices=["normal", "all"], default="normal",
                         help="variant: PIMA training rows (all = outliers included, as the authors' code)")
     parser.add_argument("--odds-raw", action="store_true", help="variant: PIMA features not z-scored")
@@ -299,7 +302,8 @@ def main(argv=None) -> None:
                              "(same split; OC-SVM, KDE and IF are invariant to a global rescaling of the data)")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in (("hidden_units", args.hidden_units), ("batch_size", args.batch_size),
-                                   ("center_lr_decay", args.center_lr_decay)) if v}
+                                   ("center_lr_decay", args.center_lr_decay),
+                                   ("output_activation", args.output_activation)) if v}
     if args.odds_train_on != "normal":
         overrides["odds_train_on"] = args.odds_train_on
     if args.odds_raw:
@@ -351,7 +355,9 @@ def main(argv=None) -> None:
                               f"{ {k: round(v, 3) for k, v in baseline_runs[-1].items()} }", flush=True)
                     run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints,
                                      hidden_units=args.hidden_units, batch_size=args.batch_size,
-                                     center_lr_decay=args.center_lr_decay)
+                                     center_lr_decay=args.center_lr_decay,
+                                     output_activation=(None if args.output_activation == "none" else
+                                                        args.output_activation or "auto"))
                     task["runs"].append(run)
                     print(f"  seed {seed}: AUC {run['auc']:.2f}  {run['seconds_per_epoch']:.3f} s/epoch  "
                           f"gamma {run['gamma']:.4g}", flush=True)

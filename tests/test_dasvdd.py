@@ -25,6 +25,15 @@ def test_network_presets_follow_the_paper(shape, hidden, latent, activation):
     assert model(np.zeros((2, *shape), "float32")).shape == (2, *shape)
 
 
+def test_leaky_relu_output_uses_torchs_slope_not_keras_default():
+    model = DASVDD(input_shape=(8,), output_activation="leaky_relu", seed=0)
+    z = np.random.default_rng(0).normal(size=(64, model.latent_dim)).astype("float32") * 10
+    linear = keras.Model(model.decoder.input, model.decoder.get_layer("reconstruction").output)(z).numpy()
+    out = model.decoder(z).numpy()
+    assert (linear < 0).any() and (linear > 0).any()
+    np.testing.assert_allclose(out, np.where(linear > 0, linear, 0.01 * linear), rtol=1e-6)
+
+
 def test_gamma_is_eq6_averaged_over_random_networks():
     x, _, _ = blobs(n_normal=100)
     model = DASVDD(input_shape=(8,), gamma_trials=3, seed=5)

@@ -37,13 +37,20 @@ def dense_decoder(
     seeds: SeedSequence | None = None,
     name: str = "decoder",
 ) -> keras.Model:
-    """(B, latent_dim) -> (B, *output_shape): ``hidden_units`` (leaky ReLU) then a float32 output layer."""
+    """(B, latent_dim) -> (B, *output_shape): ``hidden_units`` (leaky ReLU) then a float32 output layer.
+
+    ``output_activation="leaky_relu"`` uses ``negative_slope`` (torch's 0.01, as the hidden layers),
+    not Keras' default slope of 0.2 for that name; the DASVDD authors' CIFAR-10 net ends so.
+    """
     seeds = seeds or SeedSequence(None)
     n_features = int(math.prod(output_shape))
     latent = keras.Input((latent_dim,), name="z")
     h, fan_in = dense_stack(latent, hidden_units, latent_dim, negative_slope, seeds, "decoder_dense")
-    h = keras.layers.Dense(n_features, activation=output_activation, name="reconstruction", dtype="float32",
-                           **torch_default(fan_in, seeds.next()))(h)
+    leaky = output_activation == "leaky_relu"
+    h = keras.layers.Dense(n_features, activation=None if leaky else output_activation, name="reconstruction",
+                           dtype="float32", **torch_default(fan_in, seeds.next()))(h)
+    if leaky:
+        h = keras.layers.LeakyReLU(negative_slope=negative_slope, name="reconstruction_act", dtype="float32")(h)
     outputs = keras.layers.Reshape(tuple(output_shape), dtype="float32")(h)
     return keras.Model(latent, outputs, name=name)
 
