@@ -63,7 +63,8 @@ class DASVDD(Detector):
             (benchmarks/results/dasvdd_paper.md, "code-net" variant).
         latent_dim: size of the code z: 256 for images, 4 for tables by default.
         output_activation: decoder output activation; "sigmoid" for MNIST-size inputs in [0, 1],
-            linear otherwise (pass "sigmoid" only for data scaled to [0, 1]).
+            linear otherwise (pass "sigmoid" only for data scaled to [0, 1]). "leaky_relu" ends the
+            dense decoder with torch's slope 0.01, as the authors' CIFAR-10 code does.
         kappa: fraction of each batch that trains the network; the rest trains the centre. 0.9.
         gamma: weight of the SVDD term; None computes it before training (eq. 6).
         gamma_trials: T, the number of random initialisations averaged for gamma. 10.
