@@ -59,7 +59,7 @@ class DASVDD(Detector):
         hidden_units: widths of the dense encoder's hidden layers (decoder mirrors them). Default by
             input size: (1024,) for MNIST-size inputs, (1024, 512) for CIFAR-size, (10, 10) for tables
             (Section 4.3). The authors' released code adds a 256-unit layer, (1024, 256) and
-            (1024, 512, 256), and trains with batch 128; on MNIST that scored 97.8 against 96.3
+            (1024, 512, 256), and trains with batch 128; on MNIST that scored 97.8 (3 seeds) against 96.3
             (benchmarks/results/dasvdd_paper.md, "code-net" variant).
         latent_dim: size of the code z: 256 for images, 4 for tables by default.
         output_activation: decoder output activation; "sigmoid" for MNIST-size inputs in [0, 1],
