@@ -311,6 +311,7 @@ def main(argv=None) -> None:
     if overrides and not args.tag:
         parser.error(f"{sorted(overrides)} change the paper's protocol: name the variant with --tag")
     odds_options = {"train_on": args.odds_train_on, "standardize": not args.odds_raw}
+    output_activation = None if args.output_activation == "none" else args.output_activation or "auto"
     if args.quick:
         args.epochs, args.seeds, args.classes = 2, 1, [0]
         args.out = args.out.with_name("dasvdd_paper_quick.json")
@@ -356,8 +357,7 @@ def main(argv=None) -> None:
                     run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints,
                                      hidden_units=args.hidden_units, batch_size=args.batch_size,
                                      center_lr_decay=args.center_lr_decay,
-                                     output_activation=(None if args.output_activation == "none" else
-                                                        args.output_activation or "auto"))
+                                     output_activation=output_activation)
                     task["runs"].append(run)
                     print(f"  seed {seed}: AUC {run['auc']:.2f}  {run['seconds_per_epoch']:.3f} s/epoch  "
                           f"gamma {run['gamma']:.4g}", flush=True)
