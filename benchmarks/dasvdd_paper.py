@@ -32,6 +32,8 @@ from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
 from keras_oneclass import DASVDD, datasets, metrics
+from keras_oneclass.scoring import squared_distance
+from legacy_sort import pandas_descending_order
 
 PAPER_EPOCHS, PAPER_SEEDS = 300, 10
 # Class averages of DASVDD in Table 2 of the paper (per-class figures were not available offline).
@@ -51,13 +53,34 @@ def load_task(name: str, normal_class: int | None, data: str | None, split_seed:
     rows, z-scored). Over six splits one DASVDD seed ranged 67.5-75.8 AUC, so a single split
     measures the split more than the method; each seed therefore draws its own.
     """
-    if name == "pima":
-        x_train, (x_test, y_test) = datasets.load_odds("pima", path=data, seed=split_seed, **(odds_options or {}))
+    odds_options = dict(odds_options or {})
+    if name == "pima" and odds_options.pop("split", "stratified") == "label-sorted":
+        x_train, x_test, y_test = label_sorted_split(*datasets.read_odds("pima", path=data))
+        if odds_options.get("standardize", True):
+            mean, std = datasets.fit_standardize(x_train)
+            x_train, x_test = datasets.standardize(x_train, mean, std), datasets.standardize(x_test, mean, std)
+    elif name == "pima":
+        x_train, (x_test, y_test) = datasets.load_odds("pima", path=data, seed=split_seed, **odds_options)
     else:
         x_train, (x_test, y_test) = datasets.load_oneclass(
             name, normal_class, path=data, as_numpy=True,
             preprocessing=preprocessing or PREPROCESSING[name])
     return x_train, x_test, y_test
+
+
+def label_sorted_split(x, y, test_fraction: float = 0.4):
+    """The split of the DASVDD authors' first PIMA loader (``Dataset/DatasetLoader.py``): rows sorted by
+    label, outliers first, and the first ``int(0.4 * N)`` rows held out for testing, so the test set is
+    every outlier (268) plus 39 normal rows, and training is the other 461 normal rows.
+
+    Which 39 normal rows depends on the order in which pandas' unstable sort left the equal labels;
+    ``legacy_sort`` replays that sort as pandas 1.x on NumPy < 1.25 ran it. The split is the same for
+    every seed.
+    """
+    order = pandas_descending_order(y)
+    n_test = int(len(y) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return (x[train].astype(np.float32), x[test].astype(np.float32), y[test].astype(np.int32))
 
 
 def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -106,6 +129,18 @@ def baselines(x_train, x_test, y_test, seed: int = 0) -> dict[str, float]:
     return result
 
 
+class FirstSampleDASVDD(DASVDD):
+    """DASVDD whose training SVDD term is the distance of the batch's first sample only.
+
+    The authors' first trainer (``Source/Trainer.py``) writes ``torch.sum((code - C) ** 2, dim=1)[0]``:
+    one sample of each batch, not the batch mean of eq. 5. Their later rewrite takes the mean. The score
+    is unchanged (their tester scores one sample per batch, so ``[0]`` is that sample there).
+    """
+
+    def svdd_loss(self, z, center):
+        return squared_distance(z[:1], center)[0]
+
+
 class TestAUCAt(keras.callbacks.Callback):
     """Test ROC AUC (%) after the given epochs (1-based), to show how AUC moves during training.
 
@@ -123,13 +158,16 @@ class TestAUCAt(keras.callbacks.Callback):
 
 
 def run_dasvdd(x_train, x_test, y_test, epochs: int, seed: int, checkpoints=(), hidden_units=None,
-               batch_size=None, center_lr_decay=0.0, output_activation="auto") -> dict:
-    model = DASVDD(input_shape=x_train.shape[1:], seed=seed, hidden_units=hidden_units,
+               batch_size=None, center_lr=1.0, center_lr_decay=0.0, output_activation="auto",
+               drop_last=False, svdd_term="mean") -> dict:
+    detector = FirstSampleDASVDD if svdd_term == "first" else DASVDD
+    model = detector(input_shape=x_train.shape[1:], seed=seed, hidden_units=hidden_units, center_lr=center_lr,
                    center_lr_decay=center_lr_decay, output_activation=output_activation)
     timer = EpochTimer()
     tracker = TestAUCAt([e for e in checkpoints if e < epochs], x_test, y_test)
     start = time.perf_counter()
-    model.fit(x_train, epochs=epochs, verbose=0, batch_size=batch_size, callbacks=[timer, tracker])
+    model.fit(x_train, epochs=epochs, verbose=0, batch_size=batch_size, drop_remainder=drop_last,
+              callbacks=[timer, tracker])
     fit_seconds = time.perf_counter() - start
     scores = model.predict(x_test, verbose=0)
     auc = 100 * metrics.roc_auc(y_test, scores)
@@ -289,6 +327,9 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden-units", nargs="+", type=int, default=None,
                         help="variant: the dense encoder's hidden widths (default: the paper's, by input size)")
     parser.add_argument("--batch-size", type=int, default=None, help="variant: batch size (default 200)")
+    parser.add_argument("--center-lr", type=float, default=None,
+                        help="variant: Adagrad lr of the centre (paper: 1; the authors' notebook: CIFAR-10 0.01, "
+                             "PIMA 0.1)")
     parser.add_argument("--center-lr-decay", type=float, default=0.0,
                         help="variant: Adagrad lr decay of the centre (the authors' code: 0.01; paper: none)")
     parser.add_argument("--output-activation", default=None,
@@ -296,21 +337,35 @@ def main(argv=None) -> None:
                              "code; slope 0.01) or none (linear)")
     parser.add_argument("--odds-train-on", choices=["normal", "all"], default="normal",
                         help="variant: PIMA training rows (all = outliers included, as the authors' code)")
+    parser.add_argument("--odds-split", choices=["stratified", "label-sorted"], default="stratified",
+                        help="variant: PIMA split; 'label-sorted' is the authors' first loader (every outlier "
+                             "and 39 normal rows tested, the same split for every seed)")
+    parser.add_argument("--svdd-term", choices=["mean", "first"], default="mean",
+                        help="variant: the training SVDD term over the batch (eq. 5) or its first sample only "
+                             "(the authors' first trainer)")
+    parser.add_argument("--drop-last", action="store_true",
+                        help="variant: skip each epoch's last partial batch (the authors' DataLoader(drop_last=True))")
     parser.add_argument("--odds-raw", action="store_true", help="variant: PIMA features not z-scored")
     parser.add_argument("--baselines-from", type=Path, default=None,
                         help="copy the baselines of image tasks from this result JSON instead of refitting them "
                              "(same split; OC-SVM, KDE and IF are invariant to a global rescaling of the data)")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in (("hidden_units", args.hidden_units), ("batch_size", args.batch_size),
-                                   ("center_lr_decay", args.center_lr_decay),
+                                   ("center_lr", args.center_lr), ("center_lr_decay", args.center_lr_decay),
                                    ("output_activation", args.output_activation)) if v}
     if args.odds_train_on != "normal":
         overrides["odds_train_on"] = args.odds_train_on
     if args.odds_raw:
         overrides["odds_raw"] = True
+    if args.odds_split != "stratified":
+        overrides["odds_split"] = args.odds_split
+    if args.drop_last:
+        overrides["drop_last"] = True
+    if args.svdd_term != "mean":
+        overrides["svdd_term"] = args.svdd_term
     if overrides and not args.tag:
         parser.error(f"{sorted(overrides)} change the paper's protocol: name the variant with --tag")
-    odds_options = {"train_on": args.odds_train_on, "standardize": not args.odds_raw}
+    odds_options = {"train_on": args.odds_train_on, "standardize": not args.odds_raw, "split": args.odds_split}
     output_activation = None if args.output_activation == "none" else args.output_activation or "auto"
     if args.quick:
         args.epochs, args.seeds, args.classes = 2, 1, [0]
@@ -331,12 +386,12 @@ def main(argv=None) -> None:
                 task = {"dataset": dataset, "normal_class": normal_class, "epochs": args.epochs,
                         "label": "outliers" if normal_class is None else str(normal_class),
                         "tag": args.tag, "overrides": overrides,
-                        "split_per_seed": dataset == "pima", "runs": [],
+                        "split_per_seed": dataset == "pima" and args.odds_split == "stratified", "runs": [],
                         "preprocessing": None if dataset == "pima" else (args.preprocessing or PREPROCESSING[dataset])}
                 baseline_runs, baseline_seeds = [], []
                 # a variant's split is the paper task's split: its baselines are the same
                 paper_task = earlier.get(key) or earlier.get(paper_key(key), {})
-                reuse = None if task["split_per_seed"] else paper_task.get("baselines")
+                reuse = None if dataset == "pima" else paper_task.get("baselines")
                 if reuse:
                     baseline_runs.append(reuse)
                     task["baselines_from"] = str(args.baselines_from)
@@ -356,7 +411,8 @@ def main(argv=None) -> None:
                               f"{ {k: round(v, 3) for k, v in baseline_runs[-1].items()} }", flush=True)
                     run = run_dasvdd(x_train, x_test, y_test, args.epochs, seed, args.checkpoints,
                                      hidden_units=args.hidden_units, batch_size=args.batch_size,
-                                     center_lr_decay=args.center_lr_decay,
+                                     center_lr=args.center_lr or 1.0, center_lr_decay=args.center_lr_decay,
+                                     drop_last=args.drop_last, svdd_term=args.svdd_term,
                                      output_activation=output_activation)
                     task["runs"].append(run)
                     print(f"  seed {seed}: AUC {run['auc']:.2f}  {run['seconds_per_epoch']:.3f} s/epoch  "

@@ -158,17 +158,23 @@ class Detector(keras.Model):
     def prepare_fit(self, x) -> None:
         """Work done once before training starts (hook for subclasses)."""
 
-    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, drop_remainder: bool = False, **kwargs):
         """Train on normal data; labels, if given, are ignored by one-class training.
 
         Accepts what ``keras.Model.fit`` accepts; compiles with the method's published defaults
-        when ``compile()`` was not called.
+        when ``compile()`` was not called. For arrays, ``drop_remainder=True`` skips the last
+        partial batch of every epoch (PyTorch's ``DataLoader(drop_last=True)``).
         """
         validate_input(x, self.sample_shape, "x")
         if not self.compiled:
             self.compile()
-        if not isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) and not kwargs.get("validation_split"):
-            x = self.array_pipeline(x, batch_size or self.default_batch_size, kwargs.pop("shuffle", True))
+        is_dataset = isinstance(x, (tf.data.Dataset, keras.utils.PyDataset))
+        if drop_remainder and (is_dataset or kwargs.get("validation_split")):
+            raise ValueError("drop_remainder=True applies to arrays without validation_split; batch a dataset "
+                             "with dataset.batch(n, drop_remainder=True) instead.")
+        if not is_dataset and not kwargs.get("validation_split"):
+            x = self.array_pipeline(x, batch_size or self.default_batch_size, kwargs.pop("shuffle", True),
+                                    drop_remainder)
             y = None  # one-class training ignores labels
         if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
@@ -180,12 +186,16 @@ class Detector(keras.Model):
         self._fitted.assign(1.0)
         return history
 
-    def array_pipeline(self, x, batch_size: int, shuffle: bool = True) -> tf.data.Dataset:
+    def array_pipeline(self, x, batch_size: int, shuffle: bool = True,
+                       drop_remainder: bool = False) -> tf.data.Dataset:
         """A lean tf.data pipeline over an in-memory array, reshuffled each epoch with the seed."""
         dataset = tf.data.Dataset.from_tensor_slices(np.asarray(x, dtype=np.float32))
         if shuffle:
             dataset = dataset.shuffle(len(x), seed=self.seed_for(2), reshuffle_each_iteration=True)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        if drop_remainder and len(x) < batch_size:
+            raise ValueError(f"drop_remainder=True with {len(x)} samples and batch_size={batch_size} leaves no "
+                             "batch to train on.")
+        return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
     # ----------------------------------------------------------------------------- scoring
     def score(self, x):

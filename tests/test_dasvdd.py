@@ -111,6 +111,21 @@ def test_center_lr_decay_is_torch_adagrads_lr_decay():
         DASVDD(input_shape=(8,), center_lr_decay=-0.1)
 
 
+def test_center_lr_sets_the_centres_adagrad_step():
+    """The authors' notebook: Adagrad(lr=0.01) for the CIFAR-10 centre, 0.1 for PIMA; the first step is +-lr."""
+    x, _, _ = blobs(n_normal=200)
+    model = DASVDD(input_shape=(8,), gamma=1.0, center_lr=0.1, center_lr_decay=0.5, seed=0)
+    model.compile()
+    before = model.center.numpy().copy()
+    model.train_step(tf.constant(x))
+    np.testing.assert_allclose(np.abs(model.center.numpy() - before), 0.1, rtol=1e-4)
+    model.train_step(tf.constant(x))
+    assert float(model.center_optimizer.learning_rate) == pytest.approx(0.1 / (1.0 + 2 * 0.5))
+    assert DASVDD.from_config(model.get_config()).center_lr == 0.1
+    with pytest.raises(ValueError, match="center_lr"):
+        DASVDD(input_shape=(8,), center_lr=0.0)
+
+
 def test_score_is_reconstruction_plus_gamma_times_distance():
     x_train, x_test, _ = blobs()
     model = DASVDD(input_shape=(8,), seed=0)
@@ -168,3 +183,18 @@ def test_mnist_digit_zero_reaches_the_paper_level():
     model.fit(train_ds, epochs=3, verbose=0)
     auc = metrics.roc_auc(y_test, model.predict(x_test, verbose=0))
     assert auc >= 0.97, f"ROC AUC {auc:.4f} below 0.97"
+
+
+def test_drop_remainder_skips_the_last_partial_batch():
+    """torch's DataLoader(drop_last=True), as the authors' loaders: 250 samples in batches of 100 = 2 steps."""
+    x, _, _ = blobs(n_normal=250)
+    steps = {}
+    for drop in (False, True):
+        model = DASVDD(input_shape=(8,), gamma=1.0, seed=0)
+        model.fit(x[:250], epochs=1, batch_size=100, drop_remainder=drop, verbose=0)
+        steps[drop] = int(model.optimizer.iterations.numpy())
+    assert steps == {False: 3, True: 2}
+    with pytest.raises(ValueError, match="drop_remainder"):
+        model.fit(tf.data.Dataset.from_tensor_slices(x).batch(100), drop_remainder=True, verbose=0)
+    with pytest.raises(ValueError, match="no batch"):
+        model.fit(x[:50], batch_size=100, drop_remainder=True, verbose=0)

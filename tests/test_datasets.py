@@ -272,6 +272,17 @@ def test_load_odds_split(tmp_path, fmt):
     np.testing.assert_allclose(x_all.mean(axis=0), 0.0, atol=1e-5)
 
 
+def test_read_odds_returns_the_whole_table_in_file_order(tmp_path):
+    x, y = _table()
+    np.savez(tmp_path / "toy.npz", X=x, y=y)
+    x_read, y_read = datasets.read_odds(tmp_path / "toy.npz")
+    np.testing.assert_array_equal(x_read, x)
+    assert y_read.dtype == np.int32 and y_read.tolist() == y.astype(int).tolist()
+    np.savez(tmp_path / "bad.npz", X=x, y=y * 2)
+    with pytest.raises(ValueError, match="only 0"):
+        datasets.read_odds(tmp_path / "bad.npz")
+
+
 def test_load_odds_missing_and_bad_args(tmp_path, monkeypatch):
     monkeypatch.setenv(locate.DATA_ENV_VAR, str(tmp_path))
     with pytest.raises(FileNotFoundError) as info:

@@ -12,7 +12,7 @@ from keras_oneclass.datasets.preprocessing import (
     standardize,
 )
 from keras_oneclass.datasets.synthetic_wood import synthetic_wood
-from keras_oneclass.datasets.tabular import load_odds
+from keras_oneclass.datasets.tabular import load_odds, read_odds
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -26,6 +26,7 @@ __all__ = [
     "load_folder",
     "load_image_folder",
     "load_odds",
+    "read_odds",
     "load_oneclass",
     "min_max_scale",
     "read_folder",

@@ -60,6 +60,32 @@ def _locate(name_or_path, path) -> Path:
     return found
 
 
+def read_odds(name_or_path: str | os.PathLike, path: str | os.PathLike | None = None):
+    """Reads a whole ODDS table, rows in the file's order, checked but not split or scaled.
+
+    Args:
+        name_or_path, path: as in `load_odds`.
+
+    Returns:
+        `(x, y)`: float64 (N, D) and int32 (N,) with 1 = outlier.
+    """
+    file = _locate(name_or_path, path)
+    x, y = _read_table(file)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y).reshape(-1)
+    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"{file}: expected X of shape (N, D) and y of shape (N,); got {x.shape} and {y.shape}."
+        )
+    if not np.all(np.isin(y, (0, 1))):
+        raise ValueError(
+            f"{file}: y must hold only 0 (inlier) and 1 (outlier); got {np.unique(y)}."
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{file}: X contains NaN or inf values.")
+    return x, y.astype(np.int32)
+
+
 def load_odds(
     name_or_path: str | os.PathLike,
     path: str | os.PathLike | None = None,
@@ -102,21 +128,7 @@ def load_odds(
         raise ValueError(f"`test_fraction` must be a number in (0, 1); got {test_fraction!r}.")
     if train_on not in TRAIN_ON:
         raise ValueError(f"`train_on` must be one of {TRAIN_ON}; got {train_on!r}.")
-    file = _locate(name_or_path, path)
-    x, y = _read_table(file)
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y).reshape(-1)
-    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(
-            f"{file}: expected X of shape (N, D) and y of shape (N,); got {x.shape} and {y.shape}."
-        )
-    if not np.all(np.isin(y, (0, 1))):
-        raise ValueError(
-            f"{file}: y must hold only 0 (inlier) and 1 (outlier); got {np.unique(y)}."
-        )
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{file}: X contains NaN or inf values.")
-    y = y.astype(np.int32)
+    x, y = read_odds(name_or_path, path)
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, shuffle=True, stratify=y
     )
