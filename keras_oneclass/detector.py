@@ -158,7 +158,7 @@ class Detector(keras.Model):
     def prepare_fit(self, x) -> None:
         """Work done once before training starts (hook for subclasses)."""
 
-    def fit(self, x=None, y=None, batch_size=None, drop_remainder: bool = False, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, *, drop_remainder: bool = False, **kwargs):
         """Train on normal data; labels, if given, are ignored by one-class training.
 
         Accepts what ``keras.Model.fit`` accepts; compiles with the method's published defaults
