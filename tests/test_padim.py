@@ -105,3 +105,13 @@ def test_fit_needs_two_images():
     model = PaDiM((32, 32, 1), backbone=tiny_backbone(), n_features=10)
     with pytest.raises(ValueError, match="at least 2"):
         model.fit(textures(1), verbose=0)
+
+
+def test_fit_warns_on_training_arguments_and_rejects_unknown_ones():
+    model = PaDiM((32, 32, 1), backbone=tiny_backbone(), n_features=10, seed=0)
+    with pytest.raises(TypeError, match="unexpected keyword.*learning_rate"):
+        model.fit(textures(4), verbose=0, learning_rate=0.1)
+    assert not model.is_fitted
+    with pytest.warns(UserWarning, match=r"no effect"):
+        model.fit(textures(4), verbose=0, shuffle=True, drop_remainder=True)
+    assert model.is_fitted

@@ -23,6 +23,13 @@ from keras_oneclass.networks.backbones import FeatureExtractor
 from keras_oneclass.postprocessing import gaussian_blur, upsample_maps
 
 
+# keras.Model.fit / Detector.fit arguments that mean nothing to a one-pass memory: accepted so that
+# code written for the trained detectors runs, with a warning; any other keyword is a TypeError.
+_FIT_ARGS_WITHOUT_EFFECT = frozenset({
+    "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_split",
+    "validation_data", "validation_steps", "validation_batch_size", "validation_freq", "drop_remainder"})
+
+
 class FeatureMemoryDetector(Detector):
     """Pretrained backbone + a memory of normal patch features. Subclasses implement ``embed``,
     ``accumulate``, ``finish_fit`` and ``patch_scores`` (and optionally ``image_scores``).
@@ -98,9 +105,17 @@ class FeatureMemoryDetector(Detector):
             epochs: accepted for keras compatibility; the memory is built from one pass.
             verbose: 0 silent, otherwise a progress bar.
             callbacks: keras callbacks (train begin/end, one epoch, one batch per batch).
+            **kwargs: other ``keras.Model.fit`` arguments (shuffle, validation_data, ...) have no
+                effect on a one-pass memory and are ignored with a warning; unknown ones raise TypeError.
         Returns:
             keras.callbacks.History with the fit logs (e.g. patches seen, memory size).
         """
+        unknown = sorted(set(kwargs) - _FIT_ARGS_WITHOUT_EFFECT)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.fit() got unexpected keyword argument(s) {unknown}.")
+        if kwargs:
+            warnings.warn(f"{type(self).__name__} builds its memory in one pass over x; "
+                          f"{sorted(kwargs)} have no effect.", stacklevel=2)
         validate_input(x, self.sample_shape, "x")
         if int(epochs) > 1:
             warnings.warn(f"{type(self).__name__} builds its memory in one pass; epochs={epochs} is "
