@@ -20,6 +20,8 @@ Usage:
     python benchmarks/deep_svdd_cifar10_cat.py --pretrain-epochs 10 --epochs 20 --seeds 10 --part cat
     python benchmarks/deep_svdd_cifar10_cat.py --quick                  # smoke run, minutes
     python benchmarks/deep_svdd_cifar10_cat.py --report                 # re-render the markdown only
+    python benchmarks/deep_svdd_cifar10_cat.py --part mnist --digits 0 1 --out /tmp/b.json   # a second process
+    python benchmarks/deep_svdd_cifar10_cat.py --report --merge /tmp/b.json                  # its runs added
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -143,6 +146,19 @@ def run_mnist(args, results):
             print(f"mnist digit {digit} {variant}: AUC {result['auc']:.2f}  {result['train_seconds']:.0f} s", flush=True)
             save_json(JSON_PATH, results)
             render(results)
+
+
+def merge_results(ours: dict, other: dict) -> dict:
+    """Adds ``other``'s runs to ``ours`` in place: blocks match by part and settings key, runs by variant and
+    seed (cat) or digit (MNIST); a run present in both keeps ``other``'s. Commands and notes are united."""
+    for part in ("cat", "mnist"):
+        for key, block in other.get(part, {}).items():
+            mine = ours.setdefault(part, {}).setdefault(key, {**block, "runs": {}})
+            for variant, runs in block["runs"].items():
+                mine["runs"].setdefault(variant, {}).update(runs)
+    for field in ("commands", "notes"):
+        ours[field] = ours.get(field, []) + [x for x in other.get(field, []) if x not in ours.get(field, [])]
+    return ours
 
 
 def paired(block, field):
@@ -285,6 +301,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 + 1 epochs, 2 seeds, digit 0, 400 "
                         "training images; writes deep_svdd_quick.{json,md}")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results JSON (default benchmarks/results/deep_svdd.json; the markdown goes beside it): "
+                             "a second process running at the same time must write to its own file")
+    parser.add_argument("--merge", nargs="+", type=Path, default=[],
+                        help="result JSONs of other processes whose runs are added to --out's")
     parser.add_argument("--note", default=None, help="a line kept with the results and shown under the tables")
     args = parser.parse_args(argv)
     global JSON_PATH, MD_PATH
@@ -292,7 +313,13 @@ def main(argv=None):
         JSON_PATH, MD_PATH = RESULTS / "deep_svdd_quick.json", RESULTS / "deep_svdd_quick.md"
         args.seeds, args.epochs, args.pretrain_epochs = 2, 1, 1
         args.mnist_epochs, args.mnist_pretrain_epochs, args.digits, args.limit = 1, 1, [0], 400
+    if args.out is not None:
+        JSON_PATH, MD_PATH = args.out, args.out.with_suffix(".md")
     results = load_json(JSON_PATH)
+    if args.merge:
+        for other in args.merge:
+            merge_results(results, load_json(other))
+        save_json(JSON_PATH, results)
     if args.note and args.note not in results.get("notes", []):
         results["notes"] = results.get("notes", []) + [args.note]
         save_json(JSON_PATH, results)
