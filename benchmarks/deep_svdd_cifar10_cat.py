@@ -265,6 +265,12 @@ def render(results) -> None:
         reference_mean = lambda ref: f"{np.mean([ref[int(d)] for d in digits]):.2f}"  # noqa: E731
         lines += [f"| **average (digits run)** | **{mean_of('original')}** | **{mean_of('enhanced')}** | "
                   f"{reference_mean(ruff)} | {reference_mean(code)} | | |", ""]
+        both, auc_o, auc_e, t_auc, p_auc = paired(block, "auc")
+        if len(both) >= 2:
+            lines += [f"- Enhanced - original over the {len(both)} digits both ran: {np.mean(auc_e - auc_o):+.2f} points "
+                      f"({int(np.sum(auc_e > auc_o))} of {len(both)} digits higher); paired t over digits = {t_auc:.2f}, "
+                      f"p = {p_auc:.3g}."]
+            lines += [""] if len(averages["enhanced"]) < 10 else []
         if len(averages["enhanced"]) == 10:
             enhanced = float(np.mean(averages["enhanced"]))
             lines += [f"- Bar (enhanced MNIST average >= {REFERENCE['ruff_mnist_average']}): "
