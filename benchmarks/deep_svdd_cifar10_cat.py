@@ -266,15 +266,16 @@ def render(results) -> None:
         lines += [f"| **average (digits run)** | **{mean_of('original')}** | **{mean_of('enhanced')}** | "
                   f"{reference_mean(ruff)} | {reference_mean(code)} | | |", ""]
         both, auc_o, auc_e, t_auc, p_auc = paired(block, "auc")
+        bullets = []
         if len(both) >= 2:
-            lines += [f"- Enhanced - original over the {len(both)} digits both ran: {np.mean(auc_e - auc_o):+.2f} points "
-                      f"({int(np.sum(auc_e > auc_o))} of {len(both)} digits higher); paired t over digits = {t_auc:.2f}, "
-                      f"p = {p_auc:.3g}."]
-            lines += [""] if len(averages["enhanced"]) < 10 else []
+            bullets.append(f"- Enhanced - original over the {len(both)} digits both ran: {np.mean(auc_e - auc_o):+.2f} "
+                           f"points ({int(np.sum(auc_e > auc_o))} of {len(both)} digits higher); paired t over digits = "
+                           f"{t_auc:.2f}, p = {p_auc:.3g}.")
         if len(averages["enhanced"]) == 10:
             enhanced = float(np.mean(averages["enhanced"]))
-            lines += [f"- Bar (enhanced MNIST average >= {REFERENCE['ruff_mnist_average']}): "
-                      f"{'met' if enhanced >= REFERENCE['ruff_mnist_average'] else 'not met'} ({enhanced:.2f}).", ""]
+            bullets.append(f"- Bar (enhanced MNIST average >= {REFERENCE['ruff_mnist_average']}): "
+                           f"{'met' if enhanced >= REFERENCE['ruff_mnist_average'] else 'not met'} ({enhanced:.2f}).")
+        lines += bullets + [""] if bullets else []
     if results.get("mnist"):
         lines += ["MNIST references: Ruff et al. 2018, Table 1 (one-class Deep SVDD, 10 seeds, their Theano code; "
                   f"average {REFERENCE['ruff_mnist_average']}), and the authors' later PyTorch code (Deep-SVDD-PyTorch) "

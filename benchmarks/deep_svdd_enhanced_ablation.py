@@ -87,8 +87,9 @@ def render(results) -> None:
     table = load_json(TABLE_JSON).get("mnist", {}).get(results.get("table_key", ""), {}).get("runs", {})
     ablations = [a for a in ABLATIONS if results.get("runs", {}).get(a)]
     digits = sorted({d for a in ablations for d in results["runs"][a]}, key=int)
-    mean = lambda values: f"{np.mean(values):.2f}"  # noqa: E731
-    auc = lambda runs, d: runs.get(d, {}).get("auc", float("nan"))  # noqa: E731
+    # AUC columns, each {digit: run}: the table's two variants, then the ablations
+    columns = [table.get("original", {}), table.get("enhanced", {})] + [results["runs"][a] for a in ablations]
+    ruff = {d: REFERENCE["ruff_mnist_per_digit"][int(d)] for d in digits}
     lines = ["# Deep SVDD on MNIST: ablations of the enhanced LeNet", "",
              f"ROC AUC in %, seed 0, Ruff et al.'s MNIST command ({PAPER_MNIST['pretrain_epochs']} + "
              f"{PAPER_MNIST['epochs']} epochs). `original` and `enhanced` are the runs of the same digit, seed and "
@@ -99,14 +100,12 @@ def render(results) -> None:
              "| digit | original | enhanced | " + " | ".join(ABLATIONS[a][1] for a in ablations) + " | Ruff et al. |",
              "|---" * (4 + len(ablations)) + "|"]
     for d in digits:
-        lines.append(f"| {d} | {auc(table.get('original', {}), d):.2f} | {auc(table.get('enhanced', {}), d):.2f} | "
-                     + " | ".join(f"{auc(results['runs'][a], d):.2f}" for a in ablations)
-                     + f" | {REFERENCE['ruff_mnist_per_digit'][int(d)]} |")
+        cells = [f"{run.get(d, {}).get('auc', float('nan')):.2f}" for run in columns]
+        lines.append(f"| {d} | " + " | ".join(cells) + f" | {ruff[d]} |")
     if digits:
-        lines.append(f"| **average** | {mean([auc(table.get('original', {}), d) for d in digits])} | "
-                     f"{mean([auc(table.get('enhanced', {}), d) for d in digits])} | "
-                     + " | ".join(f"**{mean([auc(results['runs'][a], d) for d in digits])}**" for a in ablations)
-                     + f" | {mean([REFERENCE['ruff_mnist_per_digit'][int(d)] for d in digits])} |")
+        means = [f"{np.mean([run.get(d, {}).get('auc', np.nan) for d in digits]):.2f}" for run in columns]
+        means[2:] = [f"**{m}**" for m in means[2:]]  # the ablations, bold
+        lines.append("| **average** | " + " | ".join(means) + f" | {np.mean(list(ruff.values())):.2f} |")
     lines += [""] + [f"- {note}" for note in results.get("notes", [])]
     lines += ["", f"Machine: {results.get('machine')}", f"Command(s): {results.get('commands')}", ""]
     MD_PATH.write_text("\n".join(lines))
