@@ -7,7 +7,8 @@ Layout (MVTec AD, the shared magnetic-tile set, `datasets.synthetic_wood`)::
     root/test/<type>/*          defective test images (label 1), one folder per defect type
     root/ground_truth/<type>/<name>_mask.png   pixel masks of the defective images (optional)
 
-Images are resized to ``image_size`` (bilinear, antialiased) and scaled to [0, 1]; masks are
+Images are decoded with TensorFlow, or Pillow when TensorFlow is not installed (``datasets.image_folder``),
+resized to ``image_size`` (bilinear, antialiased) and scaled to [0, 1]; masks are
 resized the same way and binarised at a quarter coverage (so thin cracks survive down-scaling). Decoded arrays are cached like class-per-folder sets
 (``$KERAS_ONECLASS_CACHE``), so a second load only reads the cache.
 """
@@ -20,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_oneclass import backends
 from keras_oneclass.datasets.image_folder import (
     IMAGE_EXTENSIONS,
     as_image_size,
     cached_arrays,
+    decoder_key,
     _decode_images,
 )
 
@@ -87,6 +90,13 @@ def _images_in(folder: Path) -> list[str]:
 
 
 def _detect_color_mode(file: str) -> str:
+    """"grayscale" when the image file stores one channel, else "rgb"."""
+    if not backends.tensorflow_installed():
+        from PIL import Image
+
+        with Image.open(file) as image:  # reads the header only
+            # "P" (palette) has one band but decodes to RGB, as TensorFlow's decoder expands it
+            return "grayscale" if len(image.getbands()) == 1 and image.mode != "P" else "rgb"
     import tensorflow as tf
 
     image = tf.io.decode_image(tf.io.read_file(file), channels=0, expand_animations=False)
@@ -158,7 +168,7 @@ def read_folder(root: str | os.PathLike, image_size: int | tuple[int, int] = 256
         color_mode = _detect_color_mode(train_files[0])
     every_file = train_files + test_files + mask_files
     latest = max(os.stat(f).st_mtime for f in every_file)
-    key = repr((_CACHE_VERSION, str(root), len(every_file), latest, size, color_mode))
+    key = repr((_CACHE_VERSION, str(root), len(every_file), latest, size, color_mode) + decoder_key())
 
     def decode():
         masks = (_decode_images(mask_files, size, "grayscale", root / "ground_truth")[..., 0]
@@ -193,15 +203,19 @@ def load_folder(root: str | os.PathLike, image_size: int | tuple[int, int] = 256
 
     Returns:
         ``train_ds``: tf.data.Dataset of (B, H, W, C) float32 batches of defect-free images in [0, 1];
+        without TensorFlow installed (JAX or PyTorch backend), the (N, H, W, C) float32 array of those
+        images instead (``batch_size``, ``shuffle`` and ``seed`` are then left to ``fit``);
         ``test``: LabelledImages (images, labels 1 = defective, masks, types).
 
     Example:
         >>> train_ds, test = load_folder("../shared/data/magnetic_tile", image_size=224)  # doctest: +SKIP
         >>> model.fit(train_ds); scores = model.predict(test.images)  # doctest: +SKIP
     """
+    data = read_folder(root, image_size, color_mode, cache)
+    if not backends.tensorflow_installed():
+        return data.train, data.test
     import tensorflow as tf
 
-    data = read_folder(root, image_size, color_mode, cache)
     dataset = tf.data.Dataset.from_tensor_slices(data.train)
     if shuffle:
         dataset = dataset.shuffle(len(data.train), seed=seed, reshuffle_each_iteration=True)
