@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_oneclass import backends
 from keras_oneclass.datasets.image_folder import read_image_folder
 from keras_oneclass.datasets.locate import find_local, missing_data_error, search_locations
 from keras_oneclass.datasets.preprocessing import (
@@ -238,13 +239,15 @@ def load_oneclass(
         shuffle: reshuffle the training dataset every epoch (seeded by `seed`).
         seed: shuffle seed.
         as_numpy: return the training images as a numpy array instead of a tf.data.Dataset.
+            Implied when TensorFlow is not installed (JAX or PyTorch backend): the array is then
+            returned whatever `as_numpy` says, and `batch_size`, `shuffle`, `seed` are left to `fit`.
         flatten: reshape images to (N, D).
 
     Returns:
         `(train_ds, (x_test, y_test))`: train_ds yields float32 batches (B, H, W, C) (or (B, D)
         with `flatten`) of the normal class only; x_test float32 (N, H, W, C) of the whole test
-        split; y_test int32 (N,), 1 = anomaly (other class), 0 = normal. With `as_numpy`,
-        `x_train` (N_train, ...) replaces `train_ds`. MNIST/FMNIST images are 28x28x1,
+        split; y_test int32 (N,), 1 = anomaly (other class), 0 = normal. With `as_numpy`, or
+        without TensorFlow, `x_train` (N_train, ...) replaces `train_ds`. MNIST/FMNIST images are 28x28x1,
         CIFAR-10 32x32x3.
 
     Example:
@@ -270,9 +273,8 @@ def load_oneclass(
     if flatten:
         x_train = x_train.reshape(len(x_train), -1)
         x_test = x_test.reshape(len(x_test), -1)
-    if as_numpy:
+    if as_numpy or not backends.tensorflow_installed():
         return x_train, (x_test, labels)
-
     import tensorflow as tf
 
     train_ds = tf.data.Dataset.from_tensor_slices(x_train)
