@@ -191,7 +191,9 @@ class FeatureExtractor(keras.layers.Layer):
         """(B, H, W, C) in [0, 1] -> the backbone's input convention, 3 channels."""
         x = ops.cast(images, "float32") * 255.0
         if self.image_shape[-1] == 1:
-            x = ops.repeat(x, 3, axis=-1)
+            # concatenate, not ops.repeat: on PyTorch repeat returns an expanded view, which the
+            # in-place arithmetic of keras.applications' preprocess_input cannot write to.
+            x = ops.concatenate([x, x, x], axis=-1)
         return FAMILIES[self.family].preprocess(x)
 
     def call(self, images):
