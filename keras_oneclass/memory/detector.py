@@ -3,7 +3,8 @@
 ``fit`` makes ONE pass over the normal images with a progress bar (no gradients, no optimizer),
 feeding patch embeddings to ``accumulate`` and calling ``finish_fit`` at the end; ``epochs`` above
 1 are accepted for API compatibility and add nothing (a warning says so). Scoring runs the backbone
-in a compiled graph, then the detector's memory look-up (``patch_scores``) and the shared
+compiled where the backend compiles cheaply (``tf.function`` on TensorFlow, ``jax.jit`` on JAX; eager
+without autograd on PyTorch), then the detector's memory look-up (``patch_scores``) and the shared
 post-processing (bilinear upsampling to the input size, Gaussian blur sigma = 4) in numpy.
 Fitted state lives in non-trainable weights, so ``model.save`` / ``keras.models.load_model``
 restore identical scores.
@@ -16,8 +17,8 @@ from typing import Any, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_oneclass import backends
 from keras_oneclass.detector import Detector, iterate_batches, validate_input
 from keras_oneclass.networks.backbones import FeatureExtractor
 from keras_oneclass.postprocessing import gaussian_blur, upsample_maps
@@ -91,16 +92,50 @@ class FeatureMemoryDetector(Detector):
 
     # ----------------------------------------------------------------------------- fitting
     def embeddings_of(self, images) -> np.ndarray:
-        """(B, H, W, C) -> (B, h, w, D) float32 numpy, through a compiled graph."""
+        """(B, H, W, C) -> (B, h, w, D) float32 numpy, through a compiled graph where it pays."""
+        if not keras.ops.is_tensor(images):
+            images = np.asarray(images, dtype=np.float32)
         if self._embed_graph is None:
-            self._embed_graph = tf.function(self.embed, reduce_retracing=True)
-        return np.asarray(self._embed_graph(tf.convert_to_tensor(images, dtype=tf.float32)))
+            self._embed_graph = self._compile_embed()
+        return np.asarray(keras.ops.convert_to_numpy(self._embed_graph(images)), dtype=np.float32)
+
+    def _compile_embed(self):
+        """``embed`` as a function of a (B, H, W, C) batch, compiled for the active backend.
+
+        TensorFlow: ``tf.function``. JAX: ``jax.jit`` of a stateless call (the variables' current
+        values are arguments, not constants baked in, so loading or refitting weights is seen).
+        PyTorch: eager, without autograd.
+        """
+        backend = backends.name()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            graph = tf.function(self.embed, reduce_retracing=True)
+            return lambda images: graph(tf.convert_to_tensor(images, dtype=tf.float32))
+        if backend == "jax":
+            import jax
+
+            def stateless_embed(values, images):
+                with keras.StatelessScope(state_mapping=list(zip(self.variables, values))):
+                    return self.embed(keras.ops.cast(images, "float32"))
+
+            graph = jax.jit(stateless_embed)
+            return lambda images: graph([v.value for v in self.variables], images)
+        if backend == "torch":
+            import torch
+
+            def no_grad_embed(images):
+                with torch.no_grad():
+                    return self.embed(keras.ops.convert_to_tensor(images, dtype="float32"))
+
+            return no_grad_embed
+        return lambda images: self.embed(keras.ops.convert_to_tensor(images, dtype="float32"))
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         """Build the memory from one pass over normal images (labels are ignored).
 
         Args:
-            x: (N, H, W, C) array, a tf.data.Dataset of batches, or a PyDataset.
+            x: (N, H, W, C) array, a keras.utils.PyDataset or a tf.data.Dataset of batches.
             batch_size: batch size for arrays (default 16).
             epochs: accepted for keras compatibility; the memory is built from one pass.
             verbose: 0 silent, otherwise a progress bar.
@@ -122,7 +157,7 @@ class FeatureMemoryDetector(Detector):
                           f"treated as 1.", stacklevel=2)
         if not self.compiled:
             self.compile()
-        if isinstance(x, tf.data.Dataset):
+        if backends.is_tf_dataset(x):
             steps = int(x.cardinality()) if int(x.cardinality()) > 0 else None
         elif isinstance(x, keras.utils.PyDataset):
             steps = len(x)
