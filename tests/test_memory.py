@@ -1,11 +1,19 @@
-"""Greedy k-centre coreset and the faiss nearest-neighbour index."""
+"""Greedy k-centre coreset and the nearest-neighbour indexes (faiss, keras.ops)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from keras_oneclass.memory import NearestNeighbours, coreset_indices, greedy_k_centre, random_projection
+from keras_oneclass.memory import (
+    KerasNearestNeighbours,
+    NearestNeighbours,
+    coreset_indices,
+    greedy_k_centre,
+    nearest_neighbours,
+    random_projection,
+    resolve_search,
+)
 
 
 def _clustered(n=3000, d=32, clusters=50, seed=0):
@@ -123,3 +131,53 @@ def test_index_rejects_bad_queries():
         index.search(np.zeros((2, 3)), k=6)
     with pytest.raises(ValueError, match="index"):
         NearestNeighbours(np.zeros((5, 3)), index="hnsw")
+
+
+@pytest.mark.parametrize("chunk_elements", [2**24, 3000], ids=["one-chunk", "many-chunks"])
+def test_keras_search_matches_faiss(chunk_elements):
+    pytest.importorskip("faiss")
+    bank = _clustered(2000, 48, clusters=40, seed=5) * 4  # large norms: the decomposition cancels
+    rng = np.random.default_rng(6)
+    queries = np.concatenate([bank[:100] + rng.normal(0, 0.05, (100, 48)), rng.normal(0, 12, (157, 48))])
+    queries = queries.astype(np.float32)
+    keras_distances, keras_ids = KerasNearestNeighbours(bank, chunk_elements=chunk_elements).search(queries, k=5)
+    faiss_distances, faiss_ids = NearestNeighbours(bank).search(queries, k=5)
+    assert keras_distances.dtype == np.float32 and keras_ids.dtype == np.int64 and keras_ids.shape == (257, 5)
+    np.testing.assert_allclose(keras_distances, faiss_distances, rtol=1e-5, atol=1e-4)
+    brute = np.linalg.norm(queries[:, None].astype(np.float64) - bank[None], axis=-1)
+    np.testing.assert_allclose(keras_distances, np.sort(brute, axis=1)[:, :5], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(keras_ids[:, 0], faiss_ids[:, 0])
+    np.testing.assert_array_equal(keras_ids, np.argsort(brute, axis=1)[:, :5])
+    distances, ids = KerasNearestNeighbours(bank).search(bank[:7], k=1)  # a bank row is its own neighbour
+    np.testing.assert_array_equal(ids[:, 0], np.arange(7))
+    assert distances.max() == 0.0  # exact re-ranking: no cancellation error
+
+
+def test_search_choice_and_keras_index_errors(monkeypatch):
+    import importlib.util
+
+    assert resolve_search("keras") == "keras" and resolve_search("faiss") == "faiss"
+    with pytest.raises(ValueError, match="search"):
+        resolve_search("annoy")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "faiss" else real_find_spec(name, *a))
+    assert resolve_search("auto") == "keras"
+    assert isinstance(nearest_neighbours(np.eye(3, dtype=np.float32)), KerasNearestNeighbours)
+    index = KerasNearestNeighbours(np.zeros((5, 3), np.float32))
+    with pytest.raises(ValueError, match="queries"):
+        index.search(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="k must be"):
+        index.search(np.zeros((2, 3)), k=6)
+    with pytest.raises(ValueError, match="non-empty"):
+        KerasNearestNeighbours(np.zeros((0, 3)))
+
+
+def test_package_imports_without_faiss():
+    """faiss is imported on first use only: a subprocess imports the package and checks."""
+    import subprocess
+    import sys
+
+    code = "import sys, keras_oneclass, keras_oneclass.memory, keras_oneclass.models; print('faiss' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"

@@ -116,3 +116,26 @@ def test_bad_arguments():
         PatchCore((32, 32, 1), backbone=tiny_backbone(), coreset_ratio=0.0)
     with pytest.raises(ValueError, match="index"):
         PatchCore((32, 32, 1), backbone=tiny_backbone(), index="hnsw")
+    with pytest.raises(ValueError, match="search"):
+        PatchCore((32, 32, 1), backbone=tiny_backbone(), search="annoy")
+    with pytest.raises(ValueError, match="always exact"):
+        PatchCore((32, 32, 1), backbone=tiny_backbone(), index="ivf", search="keras")
+
+
+def test_keras_search_scores_as_faiss_and_survives_save_load(fitted, tmp_path):
+    pytest.importorskip("faiss")
+    model, x_train, _ = fitted
+    assert model.search == "auto" and model.neighbours().kind == "flat"  # faiss when installed
+    on_keras = PatchCore((32, 32, 1), backbone=tiny_backbone(), coreset_ratio=0.25, search="keras", seed=0)
+    on_keras.fit(x_train, verbose=0)
+    np.testing.assert_array_equal(on_keras.memory_bank.numpy(), model.memory_bank.numpy())
+    assert on_keras.neighbours().kind == "keras" and on_keras.get_config()["search"] == "keras"
+    test = np.concatenate([textures(3, seed=7), with_defect(textures(3, seed=8))])
+    keras_scores, keras_maps = on_keras.score_and_map(test)
+    faiss_scores, faiss_maps = model.score_and_map(test)
+    np.testing.assert_allclose(keras_scores, faiss_scores, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(keras_maps, faiss_maps, rtol=1e-4, atol=1e-5)
+    on_keras.save(tmp_path / "patchcore_keras.keras")
+    loaded = keras.models.load_model(tmp_path / "patchcore_keras.keras")
+    assert loaded.search == "keras" and loaded.neighbours().kind == "keras"
+    np.testing.assert_array_equal(loaded.predict(test), on_keras.predict(test))

@@ -1,13 +1,40 @@
-"""Nearest-neighbour search over a memory bank with faiss (exact flat L2, or IVF for large banks).
+"""Nearest-neighbour search over a memory bank: faiss on the CPU (exact flat L2, or IVF for large
+banks), or exact search in ``keras.ops`` on the active backend's device (any backend, GPU included).
 
-faiss is the one place where the feature-memory detectors leave TensorFlow: the bank itself is a
-Keras variable saved with the model, and the index is rebuilt from it (``NearestNeighbours(bank)``)
-whenever the bank changes or the model is loaded.
+The bank itself is a Keras variable saved with the model, and the index is rebuilt from it
+(``nearest_neighbours(bank, search)``) whenever the bank changes or the model is loaded. faiss is
+imported on first use only, so the package imports without it.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
+from keras import ops
+
+SEARCHES = ("auto", "faiss", "keras")
+
+
+def resolve_search(search: str) -> str:
+    """"faiss" or "keras": ``"auto"`` is faiss when it is installed, else keras."""
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {SEARCHES}, got {search!r}.")
+    if search == "auto":
+        return "faiss" if importlib.util.find_spec("faiss") is not None else "keras"
+    return search
+
+
+def nearest_neighbours(bank, search: str = "auto", index: str = "flat"):
+    """A k-NN index over ``bank`` (M, D): ``NearestNeighbours`` (faiss) or ``KerasNearestNeighbours``.
+
+    ``index`` ("flat" or "ivf") chooses the faiss index; the keras search is always exact.
+    """
+    if resolve_search(search) == "faiss":
+        return NearestNeighbours(bank, index=index)
+    if index not in ("flat", "ivf"):
+        raise ValueError(f"index must be 'flat' or 'ivf', got {index!r}.")
+    return KerasNearestNeighbours(bank)
 
 
 def _faiss():
@@ -19,7 +46,7 @@ def _faiss():
 
 
 class NearestNeighbours:
-    """k-nearest-neighbour search in L2 over a fixed bank of vectors.
+    """k-nearest-neighbour search in L2 over a fixed bank of vectors, with faiss on the CPU.
 
     Args:
         bank: (M, D) memory bank.
@@ -71,3 +98,73 @@ class NearestNeighbours:
             raise ValueError(f"k must be in [1, {self.size}], got {k}.")
         squared, ids = self.index.search(queries, int(k))
         return np.sqrt(np.maximum(squared, 0.0)), ids
+
+
+class KerasNearestNeighbours:
+    """Exact k-nearest-neighbour search in L2 with ``keras.ops``, on any backend and device.
+
+    Squared distances come from chunked matrix products ``||q||^2 - 2 q.b + ||b||^2`` and
+    ``ops.top_k`` over their negation picks ``k + rerank`` candidates per query; the candidates'
+    distances are then recomputed from the differences ``q - b`` and the best ``k`` kept. The
+    re-ranking makes distances exact to float32 (no cancellation between large norms) and keeps the
+    order right where matrix products run at reduced precision (TF32 on recent GPUs).
+
+    Args:
+        bank: (M, D) memory bank (array or backend tensor).
+        chunk_elements: bound on the float32 elements of one chunk's temporaries (distance matrix
+            (C, M) and re-ranked candidates (C, k + rerank, D)); sets the queries per chunk C.
+        rerank: extra candidates re-ranked by exact distance.
+
+    Example:
+        >>> bank = np.random.default_rng(0).normal(size=(100, 8)).astype("float32")
+        >>> distances, ids = KerasNearestNeighbours(bank).search(bank[:3], k=1)
+        >>> ids.ravel().tolist()
+        [0, 1, 2]
+    """
+
+    kind = "keras"
+
+    def __init__(self, bank, chunk_elements: int = 2**24, rerank: int = 8):
+        shape = tuple(bank.shape)
+        if len(shape) != 2 or shape[0] == 0:
+            raise ValueError(f"bank must be a non-empty (M, D) array, got shape {shape}.")
+        self.size, self.dim = int(shape[0]), int(shape[1])
+        self.bank = ops.cast(ops.convert_to_tensor(bank), "float32")
+        self.bank_squared = ops.sum(ops.square(self.bank), axis=1)
+        self.chunk_elements = int(chunk_elements)
+        self.rerank = int(rerank)
+
+    def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Euclidean distances and ids of the ``k`` nearest bank vectors of each query.
+
+        Args:
+            queries: (Q, D).
+            k: neighbours per query, 1 <= k <= bank size.
+        Returns:
+            (distances (Q, k) float32, not squared; ids (Q, k) int64), nearest first.
+        """
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise ValueError(f"queries must be (Q, {self.dim}), got shape {queries.shape}.")
+        if not 1 <= k <= self.size:
+            raise ValueError(f"k must be in [1, {self.size}], got {k}.")
+        candidates = min(self.size, int(k) + self.rerank)
+        chunk = max(1, self.chunk_elements // max(self.size, candidates * self.dim))
+        distances, ids = [], []
+        for start in range(0, len(queries), chunk):
+            d, i = self._search_chunk(ops.convert_to_tensor(queries[start:start + chunk]), int(k), candidates)
+            distances.append(ops.convert_to_numpy(d))
+            ids.append(ops.convert_to_numpy(i))
+        if not distances:
+            return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
+        return np.concatenate(distances).astype(np.float32), np.concatenate(ids).astype(np.int64)
+
+    def _search_chunk(self, queries, k: int, candidates: int):
+        """(C, D) queries -> distances (C, k) and ids (C, k) tensors, nearest first."""
+        squared = (ops.sum(ops.square(queries), axis=1, keepdims=True)
+                   - 2.0 * ops.matmul(queries, ops.transpose(self.bank)) + self.bank_squared[None, :])
+        _, ids = ops.top_k(-squared, k=candidates)                                   # (C, c)
+        differences = ops.take(self.bank, ids, axis=0) - queries[:, None, :]         # (C, c, D)
+        exact = ops.sum(ops.square(differences), axis=-1)                            # (C, c)
+        negated, order = ops.top_k(-exact, k=k)
+        return ops.sqrt(ops.maximum(-negated, 0.0)), ops.take_along_axis(ids, order, axis=1)
