@@ -17,8 +17,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The tests that hold on every backend run again on JAX and PyTorch, with TensorFlow blocked as if not installed.
+BACKEND_TESTS := tests/test_detector_contract.py tests/test_backends.py
+
 test: venv
 	$(PY) -m pytest -q tests
+	KERAS_BACKEND=jax KERAS_ONECLASS_BLOCK_TENSORFLOW=1 $(PY) -m pytest -q -p no:cacheprovider $(BACKEND_TESTS)
+	KERAS_BACKEND=torch KERAS_ONECLASS_BLOCK_TENSORFLOW=1 $(PY) -m pytest -q -p no:cacheprovider $(BACKEND_TESTS)
 
 demo: venv
 	$(PY) examples/wood_surface.py --out out/wood_surface

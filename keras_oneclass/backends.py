@@ -19,7 +19,12 @@ def name() -> str:
 
 def tensorflow_installed() -> bool:
     """Whether TensorFlow can be imported (without importing it)."""
-    return "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is not None
+    if sys.modules.get("tensorflow") is not None:
+        return True
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def is_tf_dataset(x) -> bool:

@@ -13,9 +13,9 @@ from typing import Any, Iterator
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from keras_oneclass import backends
 from keras_oneclass import metrics as metrics_lib
 
 PACKAGE = "keras_oneclass"
@@ -53,8 +53,9 @@ def validate_input(x, sample_shape: tuple[int, ...], name: str = "x") -> None:
     """
     expected = f"(N, {', '.join(map(str, sample_shape))})"
     if x is None:
-        raise TypeError(f"{name} is None: expected an array of shape {expected} or a tf.data.Dataset.")
-    if isinstance(x, tf.data.Dataset):
+        raise TypeError(f"{name} is None: expected an array of shape {expected}, a keras.utils.PyDataset "
+                        "or a tf.data.Dataset.")
+    if backends.is_tf_dataset(x):
         spec = features_of(x.element_spec)
         shape = getattr(spec, "shape", None)
         if shape is None:
@@ -83,18 +84,19 @@ def validate_input(x, sample_shape: tuple[int, ...], name: str = "x") -> None:
             raise ValueError(f"{name} contains {bad} NaN or inf values; clean or impute them first.")
 
 
-def iterate_batches(x, batch_size: int = 1000) -> Iterator[tf.Tensor]:
-    """Yield the feature batches of an array, a tf.data.Dataset or a PyDataset, once each."""
-    if isinstance(x, tf.data.Dataset):
-        for batch in x:
-            yield features_of(batch)
+def iterate_batches(x, batch_size: int = 1000) -> Iterator[np.ndarray]:
+    """Yield the feature batches of an array, a tf.data.Dataset or a PyDataset, once each, as
+    float32 numpy arrays (B, ...) that any backend's layers accept."""
+    if backends.is_tf_dataset(x):
+        for batch in x.as_numpy_iterator():
+            yield np.asarray(features_of(batch), dtype=np.float32)
     elif isinstance(x, keras.utils.PyDataset):
         for i in range(len(x)):
-            yield tf.convert_to_tensor(features_of(x[i]))
+            yield np.asarray(features_of(x[i]), dtype=np.float32)
     else:
         array = np.asarray(x, dtype=np.float32)
         for start in range(0, array.shape[0], batch_size):
-            yield tf.convert_to_tensor(array[start:start + batch_size])
+            yield array[start:start + batch_size]
 
 
 class Detector(keras.Model):
@@ -147,12 +149,25 @@ class Detector(keras.Model):
         """Whether XLA pays off on a CPU for this network (measured per network family)."""
         return False
 
-    def compile(self, *args, jit_compile="auto", **kwargs):
-        """``keras.Model.compile``; ``jit_compile="auto"`` uses XLA on a GPU, and on a CPU where
+    def auto_jit_compile(self) -> bool:
+        """What ``jit_compile="auto"`` means on the active backend.
+
+        JAX: always (XLA is how JAX compiles a step). PyTorch: never (``torch.compile`` of a Keras
+        step recompiles often and did not pay here). TensorFlow: XLA on a GPU, and on a CPU where
         ``xla_on_cpu()`` says it was measured faster (dense nets: about 12% per DASVDD epoch; conv
-        nets train 2x slower under XLA on CPU and take ~10 s longer to compile)."""
+        nets train 2x slower under XLA on CPU and take ~10 s longer to compile).
+        """
+        backend = backends.name()
+        if backend == "jax":
+            return True
+        if backend == "torch":
+            return False
+        return backends.has_gpu() or self.xla_on_cpu()
+
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        """``keras.Model.compile``; ``jit_compile="auto"``: see ``auto_jit_compile``."""
         if jit_compile == "auto":
-            jit_compile = bool(tf.config.list_physical_devices("GPU")) or self.xla_on_cpu()
+            jit_compile = self.auto_jit_compile()
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
     def prepare_fit(self, x) -> None:
@@ -168,7 +183,7 @@ class Detector(keras.Model):
         validate_input(x, self.sample_shape, "x")
         if not self.compiled:
             self.compile()
-        is_dataset = isinstance(x, (tf.data.Dataset, keras.utils.PyDataset))
+        is_dataset = backends.is_dataset(x)
         if drop_remainder and (is_dataset or kwargs.get("validation_split")):
             raise ValueError("drop_remainder=True applies to arrays without validation_split; batch a dataset "
                              "with dataset.batch(n, drop_remainder=True) instead.")
@@ -176,7 +191,7 @@ class Detector(keras.Model):
             x = self.array_pipeline(x, batch_size or self.default_batch_size, kwargs.pop("shuffle", True),
                                     drop_remainder)
             y = None  # one-class training ignores labels
-        if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
+        if backends.is_dataset(x):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
             batch_size = None
         elif batch_size is None:
@@ -186,9 +201,18 @@ class Detector(keras.Model):
         self._fitted.assign(1.0)
         return history
 
-    def array_pipeline(self, x, batch_size: int, shuffle: bool = True,
-                       drop_remainder: bool = False) -> tf.data.Dataset:
-        """A lean tf.data pipeline over an in-memory array, reshuffled each epoch with the seed."""
+    def array_pipeline(self, x, batch_size: int, shuffle: bool = True, drop_remainder: bool = False):
+        """Batches of an in-memory array, reshuffled each epoch with the seed.
+
+        A lean ``tf.data`` pipeline on the TensorFlow backend (the fastest feed there); an
+        ``ArrayBatches`` PyDataset on JAX and PyTorch.
+        """
+        if backends.name() != "tensorflow":
+            from keras_oneclass.training.batches import ArrayBatches
+
+            return ArrayBatches(x, batch_size, shuffle=shuffle, seed=self.seed_for(2), drop_remainder=drop_remainder)
+        import tensorflow as tf
+
         dataset = tf.data.Dataset.from_tensor_slices(np.asarray(x, dtype=np.float32))
         if shuffle:
             dataset = dataset.shuffle(len(x), seed=self.seed_for(2), reshuffle_each_iteration=True)
@@ -202,8 +226,16 @@ class Detector(keras.Model):
         """(B, ...) batch -> (B,) float32 anomaly scores. Implemented by each detector."""
         raise NotImplementedError
 
-    def predict_step(self, data):
-        return self.score(features_of(data))
+    def predict_step(self, *args):
+        """The scores of a batch; on JAX, statelessly from ``(state, data)`` as its trainer calls it."""
+        if backends.name() != "jax":
+            return self.score(features_of(args[0]))
+        (trainable, non_trainable), data = args
+        mapping = list(zip(self.trainable_variables, trainable)) + list(zip(self.non_trainable_variables,
+                                                                              non_trainable))
+        with keras.StatelessScope(state_mapping=mapping):
+            scores = self.score(features_of(data))
+        return scores, non_trainable
 
     def _require_fitted(self, what: str) -> None:
         if not self.is_fitted:
@@ -214,7 +246,7 @@ class Detector(keras.Model):
         """Anomaly scores, shape (N,), float32, higher = more anomalous."""
         self._require_fitted("predict")
         validate_input(x, self.sample_shape, "x")
-        if batch_size is None and not isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
+        if batch_size is None and not backends.is_dataset(x):
             batch_size = max(self.default_batch_size, 256)
         scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
         return np.asarray(scores, dtype=np.float32).reshape(-1)

@@ -1,30 +1,36 @@
-"""Mixed-precision policy selection and loss scaling for custom training steps."""
+"""Mixed-precision policy selection and loss scaling for the training engine."""
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+
+from keras_oneclass import backends
 
 MIXED = "mixed_float16"
 FULL = "float32"
 
 
-def auto() -> str:
-    """Set and return the best dtype policy for this machine.
+def best_policy() -> str:
+    """The dtype policy measured fastest for this machine and backend (without setting it).
 
-    ``mixed_float16`` on a GPU of compute capability 7.0 or newer (tensor cores), ``float32``
-    everywhere else (CPUs gain nothing from float16 arithmetic).
+    ``mixed_float16`` on a GPU of compute capability 7.0 or newer (tensor cores) under TensorFlow
+    and JAX; ``float32`` everywhere else: CPUs gain nothing from float16, and on the PyTorch
+    backend of Keras mixed precision made training slower on an H200 (docs/gpu.md).
+    """
+    if backends.name() == "torch":
+        return FULL
+    capability = backends.gpu_capability()
+    return MIXED if capability is not None and (capability == (0, 0) or capability >= (7, 0)) else FULL
+
+
+def auto() -> str:
+    """Set and return the best dtype policy for this machine (``best_policy``).
 
     Example:
         >>> from keras_oneclass import precision
         >>> policy = precision.auto()   # "float32" on a CPU-only machine
     """
-    policy = FULL
-    for gpu in tf.config.list_physical_devices("GPU"):
-        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
-        if capability and tuple(capability) >= (7, 0):
-            policy = MIXED
-            break
+    policy = best_policy()
     keras.mixed_precision.set_global_policy(policy)
     return policy
 

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _BlockTensorFlow(importlib.abc.MetaPathFinder):
+    """Makes ``import tensorflow`` fail, as in an environment where it is not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith(("tensorflow.", "tensorflow_datasets")):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by KERAS_ONECLASS_BLOCK_TENSORFLOW=1)",
+                                      name=name)
+        return None
+
+
+# `make test` runs the backend-neutral tests again on JAX and PyTorch with TensorFlow blocked.
+if os.environ.get("KERAS_ONECLASS_BLOCK_TENSORFLOW") == "1":
+    sys.meta_path.insert(0, _BlockTensorFlow())
 
 import keras
 import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+try:
+    import tensorflow as tf
+except ImportError:  # JAX or PyTorch without TensorFlow
+    tf = None
+
+needs_tensorflow = pytest.mark.skipif(tf is None, reason="needs TensorFlow (tf.data), not installed or blocked here")
 
 
 def shared_data(relative: str) -> Path:

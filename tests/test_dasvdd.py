@@ -70,9 +70,9 @@ def test_kappa_split_of_a_batch(batch, network, center):
 def test_default_optimizers_are_the_papers():
     model = DASVDD(input_shape=(8,))
     model.compile()
-    assert isinstance(model.optimizer, keras.optimizers.Adam)
-    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
-    assert model.optimizer.weight_decay == pytest.approx(1e-7)
+    assert isinstance(model.network_optimizer, keras.optimizers.Adam)
+    assert float(model.network_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert model.network_optimizer.weight_decay == pytest.approx(1e-7)
     assert isinstance(model.center_optimizer, keras.optimizers.Adagrad)
     assert float(model.center_optimizer.learning_rate) == pytest.approx(1.0)
 
@@ -140,7 +140,7 @@ def test_mixed_float16_step_scales_both_losses_and_scores_in_float32():
     x = np.random.default_rng(0).random((64, 28, 28, 1)).astype("float32")
     model = DASVDD(input_shape=(28, 28, 1), seed=0)
     history = model.fit(x, epochs=1, batch_size=32, verbose=0)
-    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(model.network_optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(model.center_optimizer, keras.optimizers.LossScaleOptimizer)
     assert model.encoder.layers[1].compute_dtype == "float16"
     assert np.isfinite(history.history["loss"]).all()

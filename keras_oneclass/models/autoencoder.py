@@ -17,12 +17,13 @@ import numpy as np
 from keras import ops
 
 from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, map_max_score, squared_error_map
-from keras_oneclass.detector import PACKAGE, Detector, features_of
+from keras_oneclass.detector import PACKAGE
 from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
 from keras_oneclass.scoring import squared_error_per_sample
+from keras_oneclass.training import Phase, TrainedDetector
 
 
-class Autoencoder(ReconstructionMaps, Detector):
+class Autoencoder(ReconstructionMaps, TrainedDetector):
     """Shared training and scoring of the reconstruction autoencoders (subclasses build the nets).
 
     Subclasses set ``self.encoder`` and ``self.decoder`` in ``__init__``.
@@ -54,25 +55,19 @@ class Autoencoder(ReconstructionMaps, Detector):
 
     def compile(self, optimizer=None, **kwargs):
         """Adam(1e-3) by default; wrapped in a ``LossScaleOptimizer`` under ``mixed_float16``."""
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.learning_rate), **kwargs)
-        self.optimizer.build(self.trainable_variables)  # so a saved optimizer state loads back
+        self.compile_phases({"network": (optimizer or keras.optimizers.Adam(self.learning_rate),
+                                         self.trainable_variables)}, **kwargs)
 
-    def train_step(self, data):
-        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+    def train_phases(self):
+        return [Phase("network", self.trainable_variables, self.phase_optimizer("network"), self.network_loss)]
 
-        x = features_of(data)
-        variables = self.trainable_variables
-        with tf.GradientTape() as tape:
-            loss = self.training_loss(x, self(x, training=True))
-            scaled = self.optimizer.scale_loss(loss)
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        self.loss_tracker.update_state(loss)
-        return {m.name: m.result() for m in self.metrics}
+    def network_loss(self, x, outputs):
+        """The training loss of the reconstruction of ``x``."""
+        loss = self.training_loss(x, self(x, training=True))
+        return loss, {"loss": loss}
 
-    def test_step(self, data):
-        x = features_of(data)
-        self.loss_tracker.update_state(self.training_loss(x, self(x, training=False)))
-        return {m.name: m.result() for m in self.metrics}
+    def evaluation_outputs(self, x):
+        return {"loss": self.training_loss(x, self(x, training=False))}
 
     def call(self, x, training=False):
         """Reconstruction of ``x``, (B, *input_shape)."""

@@ -30,10 +30,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_oneclass import precision
-from keras_oneclass.detector import PACKAGE, Detector, features_of, iterate_batches
+from keras_oneclass.detector import PACKAGE, iterate_batches
 from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
 from keras_oneclass.scoring import squared_distance, squared_error_per_sample
+from keras_oneclass.training import Phase, TrainedDetector
 
 # Section 4.3 network presets, chosen from the number of input features when not given.
 TABLE_PRESET = {"hidden_units": (10, 10), "latent_dim": 4, "output_activation": None}
@@ -49,7 +49,7 @@ def preset_for(n_features: int) -> dict:
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class DASVDD(Detector):
+class DASVDD(TrainedDetector):
     """Deep Autoencoding SVDD: autoencoder + trainable hypersphere centre.
 
     Args:
@@ -172,7 +172,8 @@ class DASVDD(Detector):
         """Adam(1e-3, weight decay 1e-7) for the network and Adagrad(``center_lr``, 1 by default) for
         the centre (inverse-time decayed by ``center_lr_decay`` when it is set).
 
-        Under ``mixed_float16`` both are wrapped in a ``LossScaleOptimizer``.
+        Under ``mixed_float16`` both are wrapped in a ``LossScaleOptimizer``. ``model.optimizer``
+        holds both (``network_optimizer`` and ``center_optimizer`` name each).
         """
         optimizer = optimizer or keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay)
         center_rate = self.center_lr
@@ -181,10 +182,18 @@ class DASVDD(Detector):
                                                                       decay_rate=self.center_lr_decay)
         center_optimizer = center_optimizer or keras.optimizers.Adagrad(
             center_rate, initial_accumulator_value=0.0, epsilon=1e-10)
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.network_variables)  # so a saved optimizer state loads back
-        self.center_optimizer = precision.loss_scaled(center_optimizer, precision.is_mixed(self))
-        self.center_optimizer.build([self.center])
+        self.compile_phases({"network": (optimizer, self.network_variables),
+                             "center": (center_optimizer, [self.center])}, **kwargs)
+
+    @property
+    def network_optimizer(self):
+        """The optimizer of the autoencoder (Adam by default)."""
+        return self.phase_optimizer("network")
+
+    @property
+    def center_optimizer(self):
+        """The optimizer of the centre (Adagrad by default)."""
+        return self.phase_optimizer("center")
 
     def estimate_gamma(self, x) -> float:
         """Eq. 6: mean reconstruction error / mean ||z||^2 over ``gamma_trials`` random networks (c = 0)."""
@@ -208,6 +217,10 @@ class DASVDD(Detector):
 
     def _split(self, x):
         """(first kappa of the batch for the network, the rest for the centre); never empty."""
+        batch = x.shape[0]
+        if isinstance(batch, int):  # static batch size (JAX, PyTorch, fixed-size TF batches)
+            n_center = max(batch - math.ceil(self.kappa * batch), 1)
+            return x[:max(batch - n_center, 1)], x[batch - n_center:]
         batch = ops.shape(x)[0]
         n_center = ops.maximum(batch - ops.cast(ops.ceil(self.kappa * ops.cast(batch, "float32")), "int32"), 1)
         n_network = ops.maximum(batch - n_center, 1)
@@ -217,30 +230,27 @@ class DASVDD(Detector):
         """The SVDD term of the network's loss: mean ||z - c||^2 over the batch, (B, latent) -> ()."""
         return ops.mean(squared_distance(z, center))
 
-    def train_step(self, data):
-        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+    def train_phases(self):
+        """The network on the first kappa of the batch (centre fixed), then the centre on the rest
+        (network fixed)."""
+        return [Phase("network", self.network_variables, self.network_optimizer, self.network_loss),
+                Phase("center", [self.center], self.center_optimizer, self.center_loss)]
 
-        x_network, x_center = self._split(features_of(data))
-        network_variables = self.network_variables
+    def network_loss(self, x, outputs):
+        """mean ||x_hat - x||^2 + gamma * mean ||z - c||^2 on the network's part of the batch."""
+        x_network, _ = self._split(x)
         center = ops.stop_gradient(ops.convert_to_tensor(self.center))
-        with tf.GradientTape() as tape:
-            z = self.encoder(x_network, training=True)
-            reconstruction = ops.mean(squared_error_per_sample(x_network, self.decoder(z, training=True)))
-            svdd = self.svdd_loss(z, center)
-            loss = reconstruction + self._gamma * svdd
-            scaled = self.optimizer.scale_loss(loss)
-        self.optimizer.apply(tape.gradient(scaled, network_variables), network_variables)
+        z = self.encoder(x_network, training=True)
+        reconstruction = ops.mean(squared_error_per_sample(x_network, self.decoder(z, training=True)))
+        svdd = self.svdd_loss(z, center)
+        loss = reconstruction + ops.convert_to_tensor(self._gamma) * svdd
+        return loss, {"loss": loss, "reconstruction_loss": reconstruction, "svdd_loss": svdd}
 
-        z_center = ops.stop_gradient(self.encoder(x_center, training=True))
-        with tf.GradientTape() as tape:
-            center_loss = ops.mean(squared_distance(z_center, self.center))
-            scaled = self.center_optimizer.scale_loss(center_loss)
-        self.center_optimizer.apply(tape.gradient(scaled, [self.center]), [self.center])
-
-        self.total_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.svdd_tracker.update_state(svdd)
-        return {m.name: m.result() for m in self.metrics}
+    def center_loss(self, x, outputs):
+        """mean ||z - c||^2 on the centre's part of the batch, z without gradient."""
+        _, x_center = self._split(x)
+        z = ops.stop_gradient(self.encoder(x_center, training=True))
+        return ops.mean(squared_distance(z, self.center)), {}
 
     # ----------------------------------------------------------------------------- scoring
     def call(self, x, training=False):

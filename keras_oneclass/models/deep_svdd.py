@@ -27,13 +27,15 @@ from typing import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from keras_oneclass.detector import PACKAGE, Detector, features_of, iterate_batches
+from keras_oneclass import backends
+from keras_oneclass.detector import PACKAGE, features_of, iterate_batches
 from keras_oneclass.optimizers import L2Adam
 from keras_oneclass.networks.lenet import NEGATIVE_SLOPE, VARIANTS, lenet_autoencoder, lenet_preset
 from keras_oneclass.scoring import squared_distance
+from keras_oneclass.training import ArrayBatches, Phase, TrainedDetector
+from keras_oneclass.training.batches import SelfTargets
 
 OBJECTIVES = ("one-class", "soft-boundary")
 
@@ -96,7 +98,7 @@ def sum_squared_error(x, x_hat):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class DeepSVDD(Detector):
+class DeepSVDD(TrainedDetector):
     """Deep SVDD with the paper's LeNet-type networks, original or enhanced.
 
     Args:
@@ -200,7 +202,7 @@ class DeepSVDD(Detector):
         return L2Adam(self.learning_rate, l2=decay, epsilon=self.adam_epsilon)
 
     def _jit(self) -> bool:
-        return bool(tf.config.list_physical_devices("GPU")) or self.xla_on_cpu()
+        return self.auto_jit_compile()
 
     # ----------------------------------------------------------------------------- training
     def compile(self, optimizer=None, **kwargs):
@@ -210,8 +212,7 @@ class DeepSVDD(Detector):
         The decay is added to the gradient (``L2Adam``), as torch.optim.Adam in the authors' code does,
         not decoupled as in Keras' Adam; the pretraining optimizer follows the same rule.
         """
-        super().compile(optimizer=optimizer or self._optimizer(), **kwargs)
-        self.optimizer.build(self.encoder.trainable_variables)  # so a saved optimizer state loads back
+        self.compile_phases({"network": (optimizer or self._optimizer(), self.encoder.trainable_variables)}, **kwargs)
 
     def fit(self, x=None, y=None, batch_size=None, callbacks=None, **kwargs):
         """Pretrain (first call, if ``pretrain_epochs``), set c (first call), then train phi.
@@ -232,13 +233,15 @@ class DeepSVDD(Detector):
             self.pretrain(x, self.pretrain_epochs, verbose=getattr(self, "_fit_verbose", "auto"))
         self.initialize_center(x)
 
-    def _as_dataset(self, x) -> tf.data.Dataset:
-        if isinstance(x, tf.data.Dataset):
-            return x.map(lambda *batch: features_of(batch))
+    def _autoencoder_data(self, x):
+        """``x`` as batches of ``(x, x)`` pairs for the autoencoder's compiled loss."""
+        if backends.is_tf_dataset(x):
+            return x.map(lambda *batch: (features_of(batch), features_of(batch)))
         if isinstance(x, keras.utils.PyDataset):
-            spec = tf.TensorSpec((None, *self.sample_shape), tf.float32)
-            return tf.data.Dataset.from_generator(lambda: iterate_batches(x), output_signature=spec)
-        return self.array_pipeline(x, self.default_batch_size)
+            return SelfTargets(x)
+        if backends.name() == "tensorflow":
+            return self.array_pipeline(x, self.default_batch_size).map(lambda batch: (batch, batch))
+        return ArrayBatches(x, self.default_batch_size, seed=self.seed_for(2), targets="self")
 
     def pretrain(self, x, epochs: int, verbose="auto", callbacks=None):
         """Train the autoencoder (sum of squared errors per sample, Adam 1e-4 with the milestones);
@@ -252,7 +255,7 @@ class DeepSVDD(Detector):
         """
         self.autoencoder.compile(optimizer=self._optimizer(self.pretrain_weight_decay), loss=sum_squared_error,
                                  jit_compile=self._jit())
-        data = self._as_dataset(x).map(lambda batch: (batch, batch))
+        data = self._autoencoder_data(x)
         schedule = EpochSchedule(self.learning_rate, self.pretrain_milestones)
         self.pretrain_history = self.autoencoder.fit(data, epochs=epochs, verbose=verbose, shuffle=False,
                                                      callbacks=[*(callbacks or []), schedule])
@@ -279,21 +282,25 @@ class DeepSVDD(Detector):
         radius_sq = ops.square(self.radius)
         return radius_sq + ops.mean(ops.relu(distances - radius_sq)) / self.nu
 
-    def train_step(self, data):
-        x = features_of(data)
-        variables = self.encoder.trainable_variables
-        with tf.GradientTape() as tape:
-            distances = squared_distance(self.encoder(x, training=True), self.center)
-            loss = self.objective_loss(distances)
-            scaled = self.optimizer.scale_loss(loss)
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+    def train_phases(self):
+        return [Phase("network", self.encoder.trainable_variables, self.phase_optimizer("network"), self.network_loss)]
+
+    def network_loss(self, x, outputs, training: bool = True):
+        """The objective on the batch's squared distances to c; passes the distances on."""
+        distances = squared_distance(self.encoder(x, training=training), self.center)
+        loss = self.objective_loss(distances)
+        return loss, {"loss": loss, "distance": ops.mean(distances), "distances": distances}
+
+    def evaluation_outputs(self, x):
+        return self.network_loss(x, {}, training=False)[1]
+
+    def after_update(self, x, outputs):
+        """Soft-boundary: after the warm-up epochs, R = the (1 - nu)-quantile of the batch's distances."""
         if self.objective == "soft-boundary":
-            quantile = ops.quantile(ops.sqrt(ops.stop_gradient(distances)), 1.0 - self.nu)
-            warm = ops.cast(self._epoch >= self.warm_up_epochs, "float32")
-            self.radius.assign(warm * ops.cast(quantile, "float32") + (1.0 - warm) * self.radius)
-        self.loss_tracker.update_state(loss)
-        self.distance_tracker.update_state(ops.mean(distances))
-        return {m.name: m.result() for m in self.metrics}
+            quantile = ops.quantile(ops.sqrt(outputs["distances"]), 1.0 - self.nu)
+            warm = ops.cast(ops.convert_to_tensor(self._epoch) >= self.warm_up_epochs, "float32")
+            radius = ops.convert_to_tensor(self.radius)
+            self.radius.assign(warm * ops.cast(quantile, "float32") + (1.0 - warm) * radius)
 
     # ----------------------------------------------------------------------------- scoring
     def call(self, x, training=False):

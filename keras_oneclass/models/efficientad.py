@@ -25,9 +25,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_oneclass.detector import PACKAGE, Detector, features_of, iterate_batches, validate_input
+from keras_oneclass.detector import PACKAGE, iterate_batches, validate_input
 from keras_oneclass.networks.backbones import FAMILIES, FeatureExtractor, family_of
 from keras_oneclass.postprocessing import upsample_maps
+from keras_oneclass.training import Phase, TrainedDetector
 
 
 def _student(image_shape, out_channels: int, grid, seed: int | None) -> keras.Model:
@@ -62,7 +63,7 @@ def _autoencoder(image_shape, out_channels: int, grid, seed: int | None) -> kera
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class EfficientAD(Detector):
+class EfficientAD(TrainedDetector):
     """Teacher-student-autoencoder detector with validation-quantile map normalisation.
 
     Args:
@@ -142,8 +143,7 @@ class EfficientAD(Detector):
     def compile(self, optimizer=None, **kwargs):
         """Adam(1e-4, weight decay 1e-5) for student and autoencoder (paper section 4)."""
         optimizer = optimizer or keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay)
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.network_variables)
+        self.compile_phases({"network": (optimizer, self.network_variables)}, **kwargs)
 
     # ----------------------------------------------------------------------------- networks
     def raw_teacher(self, images):
@@ -189,30 +189,20 @@ class EfficientAD(Detector):
         agreement_loss = ops.mean(ops.square(ops.stop_gradient(reconstruction) - student_aug))
         return student_loss, autoencoder_loss, agreement_loss
 
-    def _record(self, student_loss, autoencoder_loss, agreement_loss):
-        total = student_loss + autoencoder_loss + agreement_loss
-        self.total_tracker.update_state(total)
-        self.student_tracker.update_state(student_loss)
-        self.autoencoder_tracker.update_state(autoencoder_loss)
-        self.agreement_tracker.update_state(agreement_loss)
-        return total
+    def _named(self, student_loss, autoencoder_loss, agreement_loss) -> dict:
+        return {"loss": student_loss + autoencoder_loss + agreement_loss, "student_loss": student_loss,
+                "autoencoder_loss": autoencoder_loss, "student_autoencoder_loss": agreement_loss}
 
-    def train_step(self, data):
-        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+    def train_phases(self):
+        return [Phase("network", self.network_variables, self.phase_optimizer("network"), self.network_loss)]
 
-        images = ops.cast(features_of(data), "float32")
-        variables = self.network_variables
-        with tf.GradientTape() as tape:
-            losses = self.losses_of(images, training=True)
-            total = losses[0] + losses[1] + losses[2]
-            scaled = self.optimizer.scale_loss(total)
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        self._record(*losses)
-        return {m.name: m.result() for m in self.metrics}
+    def network_loss(self, x, outputs):
+        """Student (hard features) + autoencoder + student-autoencoder agreement, one update."""
+        named = self._named(*self.losses_of(ops.cast(x, "float32"), training=True))
+        return named["loss"], named
 
-    def test_step(self, data):
-        self._record(*self.losses_of(ops.cast(features_of(data), "float32"), training=False))
-        return {m.name: m.result() for m in self.metrics}
+    def evaluation_outputs(self, x):
+        return self._named(*self.losses_of(ops.cast(x, "float32"), training=False))
 
     # ----------------------------------------------------------------------------- maps
     def raw_maps(self, images):

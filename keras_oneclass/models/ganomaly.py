@@ -9,7 +9,7 @@ z_hat = E(x_hat). A DCGAN discriminator D tells x from x_hat. Each training step
   L_con = mean |x - x_hat| (L1), L_enc = mean ||z - z_hat||^2; weights 1, 50, 1 (sec. 4.2);
 - discriminator update (Adam 2e-4, beta_1 0.5) on the binary cross-entropy of real vs x_hat;
 - if the discriminator loss collapses below 1e-5, D is re-initialised (reference code): every D
-  variable is set back to its stored initial value by a graph-mode select, no Python state.
+  variable is set back to its stored initial value by a select after the updates, no Python state.
 
 Score = mean over latent units of (G_E(x) - E(G(x)))^2 (the reference code's per-sample mean; the
 paper writes the squared norm, which is latent_dim times this and ranks identically).
@@ -21,9 +21,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_oneclass import precision
 from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, squared_error_map
-from keras_oneclass.detector import PACKAGE, Detector, features_of
+from keras_oneclass.detector import PACKAGE
+from keras_oneclass.training import Phase, TrainedDetector
 from keras_oneclass.networks.dcgan import dcgan_decoder, dcgan_discriminator, dcgan_encoder
 
 COLLAPSE_THRESHOLD = 1e-5
@@ -35,7 +35,7 @@ def latent_distance(z, z_hat):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GANomaly(ReconstructionMaps, Detector):
+class GANomaly(ReconstructionMaps, TrainedDetector):
     """GANomaly detector for images.
 
     Args:
@@ -123,56 +123,52 @@ class GANomaly(ReconstructionMaps, Detector):
         self.adversarial_weight = float(adversarial_weight)
         self.contextual_weight = float(contextual_weight)
         self.latent_weight = float(latent_weight)
-        super().compile(optimizer=g_optimizer, **kwargs)
-        self.optimizer.build(self.generator_variables)
-        self.d_optimizer = precision.loss_scaled(d_optimizer, precision.is_mixed(self))
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.compile_phases({"generator": (g_optimizer, self.generator_variables),
+                             "discriminator": (d_optimizer, self.discriminator.trainable_variables)}, **kwargs)
 
     @property
     def g_optimizer(self):
-        return self.optimizer
+        return self.phase_optimizer("generator")
 
-    def train_step(self, data):
-        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+    @property
+    def d_optimizer(self):
+        return self.phase_optimizer("discriminator")
 
-        x = ops.cast(features_of(data), "float32")
-        g_variables = self.generator_variables
-        with tf.GradientTape() as tape:
-            z = self.generator_encoder(x, training=True)
-            x_hat = self.generator_decoder(z, training=True)
-            z_hat = self.encoder(x_hat, training=True)
-            _, real_features = self.discriminator(x, training=True)
-            _, fake_features = self.discriminator(x_hat, training=True)
-            adversarial = ops.mean(ops.square(real_features - fake_features))
-            contextual = ops.mean(ops.abs(x - x_hat))
-            latent = ops.mean(ops.square(z - z_hat))
-            g_loss = (self.adversarial_weight * adversarial + self.contextual_weight * contextual
-                      + self.latent_weight * latent)
-            scaled = self.optimizer.scale_loss(g_loss)
-        self.optimizer.apply(tape.gradient(scaled, g_variables), g_variables)
+    def train_phases(self):
+        return [Phase("generator", self.generator_variables, self.g_optimizer, self.generator_loss),
+                Phase("discriminator", self.discriminator.trainable_variables, self.d_optimizer,
+                      self.discriminator_loss)]
 
-        d_variables = self.discriminator.trainable_variables
-        x_fake = ops.stop_gradient(x_hat)
-        with tf.GradientTape() as tape:
-            real_logit, _ = self.discriminator(x, training=True)
-            fake_logit, _ = self.discriminator(x_fake, training=True)
-            d_loss = 0.5 * (ops.mean(ops.binary_crossentropy(ops.ones_like(real_logit), real_logit, from_logits=True))
-                            + ops.mean(ops.binary_crossentropy(ops.zeros_like(fake_logit), fake_logit,
-                                                               from_logits=True)))
-            scaled = self.d_optimizer.scale_loss(d_loss)
-        self.d_optimizer.apply(tape.gradient(scaled, d_variables), d_variables)
+    def generator_loss(self, x, outputs):
+        """w_adv * L_adv + w_con * L_con + w_enc * L_enc; passes x_hat on to the discriminator."""
+        x = ops.cast(x, "float32")
+        z = self.generator_encoder(x, training=True)
+        x_hat = self.generator_decoder(z, training=True)
+        z_hat = self.encoder(x_hat, training=True)
+        _, real_features = self.discriminator(x, training=True)
+        _, fake_features = self.discriminator(x_hat, training=True)
+        adversarial = ops.mean(ops.square(ops.cast(real_features, "float32") - ops.cast(fake_features, "float32")))
+        contextual = ops.mean(ops.abs(x - ops.cast(x_hat, "float32")))
+        latent = ops.mean(ops.square(ops.cast(z, "float32") - ops.cast(z_hat, "float32")))
+        loss = self.adversarial_weight * adversarial + self.contextual_weight * contextual + self.latent_weight * latent
+        return loss, {"loss": loss, "adversarial_loss": adversarial, "contextual_loss": contextual,
+                      "latent_loss": latent, "x_hat": x_hat}
 
-        collapsed = d_loss < self.collapse_threshold
+    def discriminator_loss(self, x, outputs):
+        """Binary cross-entropy of D on real x (label 1) and the generator's x_hat (label 0)."""
+        real_logit, _ = self.discriminator(x, training=True)
+        fake_logit, _ = self.discriminator(ops.stop_gradient(outputs["x_hat"]), training=True)
+        real_logit, fake_logit = ops.cast(real_logit, "float32"), ops.cast(fake_logit, "float32")
+        loss = 0.5 * (ops.mean(ops.binary_crossentropy(ops.ones_like(real_logit), real_logit, from_logits=True))
+                      + ops.mean(ops.binary_crossentropy(ops.zeros_like(fake_logit), fake_logit, from_logits=True)))
+        return loss, {"discriminator_loss": loss}
+
+    def after_update(self, x, outputs):
+        """Re-initialise D (every variable, by a select) when its loss collapsed below the threshold."""
+        collapsed = outputs["discriminator_loss"] < self.collapse_threshold
         for variable, initial in zip(self.discriminator.variables, self.discriminator_initial):
-            variable.assign(ops.where(collapsed, initial, variable))
-
-        self.generator_tracker.update_state(g_loss)
-        self.adversarial_tracker.update_state(adversarial)
-        self.contextual_tracker.update_state(contextual)
-        self.latent_tracker.update_state(latent)
-        self.discriminator_tracker.update_state(d_loss)
-        self.reset_tracker.update_state(ops.cast(collapsed, "float32"))
-        return {m.name: m.result() for m in self.metrics}
+            variable.assign(ops.where(collapsed, ops.convert_to_tensor(initial), ops.convert_to_tensor(variable)))
+        outputs["discriminator_resets"] = ops.cast(collapsed, "float32")
 
     # ----------------------------------------------------------------------------- scoring
     def call(self, x, training=False):

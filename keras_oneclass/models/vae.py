@@ -16,10 +16,11 @@ import keras
 from keras import ops
 
 from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, squared_error_map
-from keras_oneclass.detector import PACKAGE, Detector, features_of
+from keras_oneclass.detector import PACKAGE
 from keras_oneclass.layers import Sampling
 from keras_oneclass.networks.vae import conv_vae_networks, dense_vae_networks
 from keras_oneclass.scoring import squared_error_per_sample
+from keras_oneclass.training import Phase, TrainedDetector
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 SCORES = ("reconstruction", "elbo", "map_max")
@@ -46,7 +47,7 @@ def reconstruction_loss(x, x_hat, kind: str):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class VAE(ReconstructionMaps, Detector):
+class VAE(ReconstructionMaps, TrainedDetector):
     """Variational autoencoder for one-class detection, dense or convolutional.
 
     Args:
@@ -128,35 +129,27 @@ class VAE(ReconstructionMaps, Detector):
 
     def compile(self, optimizer=None, **kwargs):
         """Adam(1e-3) by default; wrapped in a ``LossScaleOptimizer`` under ``mixed_float16``."""
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(self.learning_rate), **kwargs)
-        self.optimizer.build(self.trainable_variables)
+        self.compile_phases({"network": (optimizer or keras.optimizers.Adam(self.learning_rate),
+                                         self.trainable_variables)}, **kwargs)
 
-    def _loss_terms(self, x, training: bool):
+    def _loss_terms(self, x, training: bool) -> dict:
+        """The batch means of the loss and its two terms, with z sampled from q(z|x)."""
         z_mean, z_log_var = self.encoder(x, training=training)
         x_hat = self.decoder(self.sampling((z_mean, z_log_var)), training=training)
         reconstruction = ops.mean(reconstruction_loss(x, x_hat, self.reconstruction_loss))
         kl = ops.mean(kl_divergence(z_mean, z_log_var))
-        return reconstruction + self.beta * kl, reconstruction, kl
+        return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
 
-    def _track(self, total, reconstruction, kl):
-        self.total_tracker.update_state(total)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+    def train_phases(self):
+        return [Phase("network", self.trainable_variables, self.phase_optimizer("network"), self.network_loss)]
 
-    def train_step(self, data):
-        import tensorflow as tf  # GradientTape: the TensorFlow backend's custom-step idiom
+    def network_loss(self, x, outputs):
+        """reconstruction + beta * KL, batch mean."""
+        terms = self._loss_terms(x, training=True)
+        return terms["loss"], terms
 
-        x = features_of(data)
-        variables = self.trainable_variables
-        with tf.GradientTape() as tape:
-            losses = self._loss_terms(x, training=True)
-            scaled = self.optimizer.scale_loss(losses[0])
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self._track(*losses)
-
-    def test_step(self, data):
-        return self._track(*self._loss_terms(features_of(data), training=False))
+    def evaluation_outputs(self, x):
+        return self._loss_terms(x, training=False)
 
     def call(self, x, training=False):
         """Reconstruction decoded from a sample z (training) or from z_mean (inference)."""

@@ -1,0 +1,86 @@
+"""In-memory arrays as a ``keras.utils.PyDataset`` of batches: the input pipeline of every backend.
+
+On the TensorFlow backend ``Detector.fit`` feeds arrays through ``tf.data`` (fastest there); on JAX
+and PyTorch, and wherever TensorFlow is not installed, through ``ArrayBatches``, which reshuffles
+every epoch from its own seeded generator so that runs repeat exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of an in-memory array, reshuffled every epoch.
+
+    Args:
+        x: (N, ...) array of samples (cast to float32).
+        batch_size: samples per batch.
+        shuffle: reshuffle the order before every epoch.
+        seed: seed of the shuffling (None: a fresh random order each run).
+        drop_remainder: skip the last partial batch (PyTorch's ``drop_last=True``).
+        targets: "none" yields ``x`` batches, "self" yields ``(x, x)`` (autoencoder training with a
+            compiled loss).
+    Yields:
+        (B, ...) float32 batches, or ``(x, x)`` pairs.
+    """
+
+    def __init__(self, x, batch_size: int, shuffle: bool = True, seed: int | None = None,
+                 drop_remainder: bool = False, targets: str = "none"):
+        super().__init__()
+        self.x = np.asarray(x, dtype=np.float32)
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        if targets not in ("none", "self"):
+            raise ValueError(f"targets must be 'none' or 'self', got {targets!r}.")
+        if drop_remainder and len(self.x) < self.batch_size:
+            raise ValueError(f"drop_remainder=True with {len(self.x)} samples and batch_size={self.batch_size} "
+                             "leaves no batch to train on.")
+        self.shuffle = bool(shuffle)
+        self.drop_remainder = bool(drop_remainder)
+        self.targets = targets
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+
+    def __len__(self) -> int:
+        count = len(self.x) / self.batch_size
+        return int(math.floor(count) if self.drop_remainder else math.ceil(count))
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = self.x[rows] if self.shuffle else self.x[index * self.batch_size:(index + 1) * self.batch_size]
+        return (batch, batch) if self.targets == "self" else batch
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._order = self._rng.permutation(len(self.x))
+
+
+class SelfTargets(keras.utils.PyDataset):
+    """A PyDataset of ``x`` batches re-served as ``(x, x)`` pairs, for autoencoders trained with a
+    compiled loss.
+
+    Args:
+        dataset: a ``keras.utils.PyDataset`` yielding ``x``, ``(x,)`` or ``(x, y)`` batches.
+    """
+
+    def __init__(self, dataset: keras.utils.PyDataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(self.dataset[index])
+        x = np.asarray(x, dtype=np.float32)
+        return x, x
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
