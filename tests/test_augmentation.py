@@ -1,10 +1,10 @@
-"""datasets.augment: random rotation, shifts and flips in the tf.data pipeline feeding fit."""
+"""datasets.augment: random rotation, shifts and flips in the data pipeline feeding fit (tf.data with
+TensorFlow; the PyDataset used without it is tested in test_backends_data.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_oneclass import DenseAutoencoder, datasets
 
@@ -30,6 +30,7 @@ def test_augment_changes_images_keeps_shapes_and_is_reproducible():
 
 
 def test_horizontal_flip_only_flips_and_labels_pass_through():
+    tf = pytest.importorskip("tensorflow")
     x, y = images(), np.arange(16)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     out_x, out_y = next(iter(datasets.augment(dataset, horizontal_flip=True, seed=0)))
@@ -40,6 +41,7 @@ def test_horizontal_flip_only_flips_and_labels_pass_through():
 
 
 def test_no_option_returns_the_data_unchanged_and_bad_options_raise():
+    tf = pytest.importorskip("tensorflow")
     dataset = tf.data.Dataset.from_tensor_slices(images()).batch(4)
     assert datasets.augment(dataset) is dataset
     with pytest.raises(ValueError, match="rotation"):
