@@ -82,6 +82,28 @@ class ConvAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+class PackageConvAutoencoder(nn.Module):
+    """The package's ``ConvAutoencoder`` defaults: 3 x (conv 3x3 same + ReLU + 2x2 max-pool) with
+    32-64-128 filters, then 3 x (2x nearest upsampling + conv 3x3 + ReLU) with 128-64-32, conv 3x3 to
+    the input channels, sigmoid."""
+
+    def __init__(self, channels: int = 1, filters=(32, 64, 128)):
+        super().__init__()
+        layers, previous = [], channels
+        for width in filters:
+            layers += [nn.Conv2d(previous, width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            previous = width
+        for width in reversed(filters):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(previous, width, 3, padding=1),
+                       nn.ReLU(inplace=True)]
+            previous = width
+        layers += [nn.Conv2d(previous, channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)  # logits: the loss applies the sigmoid (BCE with logits, autocast-safe)
+
+
 class CIFAR10LeNet(nn.Module):
     """Deep SVDD's CIFAR-10 LeNet encoder (Ruff et al., src/networks/cifar10_LeNet.py)."""
 
@@ -229,6 +251,31 @@ def conv_autoencoder(x=None, n_images: int = 4096, image_size: int = 256, batch_
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     return _train(model, data, F.mse_loss, optimizer, batch_size, epochs, warmup, precision,
                   channels_last, device, "conv_autoencoder_4x4s2", seed)
+
+
+def package_conv_autoencoder(x=None, n_images: int = 4096, image_size: int = 256, batch_size: int = 32,
+                             epochs: int = 3, warmup: int = 1, precision: str = "float32", channels_last=None,
+                             device=None, tf32: bool = True, cudnn_benchmark: bool = True, seed: int = 0) -> dict:
+    """The package's ConvAutoencoder network (PackageConvAutoencoder), binary cross-entropy, Adam 1e-3,
+    on `x` ((N, H, W, 1) NHWC in [0, 1]) or on `n_images` synthetic images."""
+    device = pick_device(device)
+    _configure(device, tf32, cudnn_benchmark)
+    torch.manual_seed(seed)
+    if x is None:
+        data = torch.rand((n_images, 1, image_size, image_size), device=device,
+                          generator=torch.Generator(device=device).manual_seed(seed))
+    else:
+        data = _to_device(x, device).permute(0, 3, 1, 2).contiguous()
+    if channels_last is None:
+        channels_last = precision != "float32"
+    model = PackageConvAutoencoder(channels=data.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def bce(logits, target):
+        return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+    return _train(model, data, bce, optimizer, batch_size, epochs, warmup, precision,
+                  channels_last, device, "package_conv_autoencoder", seed)
 
 
 def deep_svdd_lenet(x=None, n_images: int = 5000, batch_size: int = 200, epochs: int = 3, warmup: int = 1,

@@ -151,7 +151,9 @@ def lenet_decoder(input_shape: Sequence[int], variant: str = "original", negativ
         h = blocks.act(f"deconv_{i}_act")(h)
         h = blocks.upsample(f"deconv_{i}_up")(h)
     channels = int(input_shape[-1])
-    h = blocks.conv(channels, channels, "reconstruction", transpose=True, dtype="float32")(h)
+    # Only the final activation runs in float32: a float32 output conv would keep the largest convolution
+    # out of float16 under mixed precision (measured on an H200, Keras-JAX at 256 px: 2.3k -> 5.5k images/s).
+    h = blocks.conv(channels, channels, "reconstruction", transpose=True)(h)
     outputs = keras.layers.Activation("sigmoid", dtype="float32", name="sigmoid")(h)
     return keras.Model(code, outputs, name=name)
 
