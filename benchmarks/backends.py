@@ -172,6 +172,10 @@ def run_backend(backend: str, part: str, args, package_root: Path = REPO) -> dic
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def per_seed(runs) -> str:
+    return ", ".join(f"{run['auc']:.2f}" for run in runs)
+
+
 def render(results: dict) -> str:
     plain = results["plain_torch"]
     plain_epoch = statistics.median(r["epoch_s"] for r in plain["runs"]) if "runs" in plain else None
@@ -184,7 +188,10 @@ def render(results: dict) -> str:
              "epoch are the median of epochs 2 onwards (the first compiles). The plain-PyTorch row runs the same "
              "network and two-phase step in a hand-written loop, in the same run, so speeds compare as ratios. "
              "PatchCore: magnetic tiles at 128 px, MobileNet alpha 0.25 (ImageNet), conv_pw_5 + conv_pw_11, 1% "
-             "coreset, all threads.", "",
+             "coreset, all threads. The machine was shared with other jobs at times: the 1-minute load average at the "
+             "end of each DASVDD worker was "
+             + ", ".join(f"{b} {results['dasvdd'][b].get('load_average', float('nan')):.1f}" for b in BACKENDS)
+             + ".", "",
              "| backend | DASVDD AUC (mean of seeds) | per seed | s / epoch | / plain PyTorch | PatchCore image AUC | "
              "PatchCore fit s | scoring s |", "|---|---|---|---|---|---|---|---|"]
     for backend in BACKENDS:
@@ -193,7 +200,7 @@ def render(results: dict) -> str:
         epoch = statistics.median(r["epoch_s"] for r in runs) if runs else None
         lines.append(
             f"| {backend} | {statistics.mean(r['auc'] for r in runs):.2f} | "
-            f"{', '.join(f'{r['auc']:.2f}' for r in runs)} | {epoch:.2f} | "
+            f"{per_seed(runs)} | {epoch:.2f} | "
             f"{epoch / plain_epoch:.2f} | {patch.get('auc', float('nan')):.2f} | {patch.get('fit_s', float('nan')):.1f} | "
             f"{patch.get('score_s', float('nan')):.1f} |" if runs else f"| {backend} | failed: see JSON | | | | | | |")
     baseline = results.get("baseline", {})
@@ -201,11 +208,11 @@ def render(results: dict) -> str:
         epoch = statistics.median(r["epoch_s"] for r in baseline["runs"])
         lines.append(f"| tensorflow, the package at commit {baseline['commit']} (before the shared engine) | "
                      f"{statistics.mean(r['auc'] for r in baseline['runs']):.2f} | "
-                     f"{', '.join(f'{r['auc']:.2f}' for r in baseline['runs'])} | {epoch:.2f} | "
+                     f"{per_seed(baseline['runs'])} | {epoch:.2f} | "
                      f"{epoch / plain_epoch:.2f} | - | - | - |")
     if plain_epoch:
         lines.append(f"| plain PyTorch loop | {statistics.mean(r['auc'] for r in plain['runs']):.2f} | "
-                     f"{', '.join(f'{r['auc']:.2f}' for r in plain['runs'])} | {plain_epoch:.2f} | 1.00 | - | - | - |")
+                     f"{per_seed(plain['runs'])} | {plain_epoch:.2f} | 1.00 | - | - | - |")
     return "\n".join(lines) + "\n"
 
 
@@ -216,6 +223,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--baseline", default=None,
                         help="a checkout of an earlier version of the package: its DASVDD is timed on TensorFlow too")
+    parser.add_argument("--backends", nargs="*", default=list(BACKENDS),
+                        help="run these backends only and keep the others' rows of the existing results file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -225,23 +234,28 @@ def main(argv=None) -> int:
         output = {"dasvdd": lambda: {"runs": dasvdd_worker(args.seeds, args.epochs, args.quick)},
                   "plain_torch": lambda: {"runs": plain_torch_dasvdd(args.seeds, args.epochs, args.quick)},
                   "patchcore": lambda: patchcore_worker(args.quick)}[args.worker]()
+        output["load_average"] = os.getloadavg()[0]
         print(json.dumps(output), flush=True)
         return 0
     import keras
 
-    results = {"date": time.strftime("%Y-%m-%d"), "quick": args.quick, "epochs": args.epochs, "seeds": args.seeds,
-               "keras": keras.__version__, "dasvdd": {}, "patchcore": {}}
+    suffix = "_quick" if args.quick else ""
+    path = RESULTS / f"backends{suffix}.json"
+    results = json.loads(path.read_text()) if path.exists() and set(args.backends) != set(BACKENDS) else {}
+    results.update({"date": time.strftime("%Y-%m-%d"), "quick": args.quick, "epochs": args.epochs,
+                    "seeds": args.seeds, "keras": keras.__version__})
+    results.setdefault("dasvdd", {})
+    results.setdefault("patchcore", {})
     results["plain_torch"] = run_backend("torch", "plain_torch", args)
     if args.baseline:
         commit = subprocess.run(["git", "-C", args.baseline, "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True).stdout.strip()
         results["baseline"] = {"commit": commit, **run_backend("tensorflow", "dasvdd", args, Path(args.baseline))}
         print("baseline", results["baseline"], flush=True)
-    for backend in BACKENDS:
+    for backend in args.backends:
         results["dasvdd"][backend] = run_backend(backend, "dasvdd", args)
         results["patchcore"][backend] = run_backend(backend, "patchcore", args)
         print(backend, results["dasvdd"][backend], results["patchcore"][backend], flush=True)
-    suffix = "_quick" if args.quick else ""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"backends{suffix}.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     (RESULTS / f"backends{suffix}.md").write_text(render(results))

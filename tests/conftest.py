@@ -28,6 +28,17 @@ import keras
 import numpy as np
 import pytest
 
+if keras.backend.backend() == "jax":
+    # Detectors rebuilt with other seeds compile to the same XLA program: a persistent cache makes every
+    # compilation after the first a look-up (the contract tests build each detector several times).
+    import tempfile
+
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(Path(tempfile.gettempdir()) / "keras_oneclass_jax_cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 try:

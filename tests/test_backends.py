@@ -136,3 +136,39 @@ def test_tf_data_input_trains_on_jax():
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert float(result.stdout.strip().splitlines()[-1]) > 0.9
+
+
+SAME_STEPS = """
+import sys, numpy as np, keras
+from keras_oneclass import DASVDD
+x = np.random.default_rng(0).random((192, 64)).astype("float32")
+model = DASVDD(input_shape=(64,), hidden_units=(32,), latent_dim=8, gamma=0.5, seed=0)
+model.compile()
+model.load_weights(sys.argv[1])
+model.fit(x, epochs=3, batch_size=64, shuffle=False, verbose=0)
+np.savez(sys.argv[2], *[keras.ops.convert_to_numpy(v) for v in model.trainable_variables])
+"""
+
+
+@pytest.mark.skipif(backends.name() != "tensorflow" or tf is None, reason="compares the other backends with TensorFlow")
+def test_every_backend_takes_the_same_steps_from_the_same_weights(tmp_path):
+    """From one set of initial weights and one batch order, the TensorFlow, JAX and PyTorch engines
+    train DASVDD (both phases, 9 steps) to the same weights, to float32 rounding."""
+    pytest.importorskip("jax")
+    pytest.importorskip("torch")
+    model = DASVDD(input_shape=(64,), hidden_units=(32,), latent_dim=8, gamma=0.5, seed=0)
+    model.save_weights(tmp_path / "initial.weights.h5")
+    trained = {}
+    for backend in ("tensorflow", "jax", "torch"):
+        out = tmp_path / f"{backend}.npz"
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        result = subprocess.run([sys.executable, "-c", SAME_STEPS, str(tmp_path / "initial.weights.h5"), str(out)],
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        with np.load(out) as stored:
+            trained[backend] = [stored[key] for key in stored.files]
+    initial = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    assert not np.allclose(trained["tensorflow"][0], initial[0])  # it trained
+    for backend in ("jax", "torch"):
+        for ours, reference in zip(trained[backend], trained["tensorflow"]):
+            np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
