@@ -9,6 +9,7 @@ flag and the threshold that travel with ``model.save``) lives here once.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Iterator
 
 import keras
@@ -84,6 +85,42 @@ def validate_input(x, sample_shape: tuple[int, ...], name: str = "x") -> None:
             raise ValueError(f"{name} contains {bad} NaN or inf values; clean or impute them first.")
 
 
+def replicated_on_cpu(strategy) -> bool:
+    """Whether a ``tf.distribute`` strategy keeps several replicas in sync on CPU devices, where
+    TensorFlow (2.21) cannot run an XLA-compiled train step:
+
+    - ``MirroredStrategy`` over logical CPUs of one process: TensorFlow places every replica's XLA
+      cluster on CPU:0, so the replica on CPU:1 cannot read its own variable copy ("Trying to access
+      resource ... located in device CPU:1 from device CPU:0"; a plain ``tf.function(jit_compile=True)``
+      fails the same way without Keras);
+    - ``MultiWorkerMirroredStrategy`` on CPUs: "Collectives are not yet implemented for CPU devices
+      when compiling with XLA".
+
+    Replicas on GPUs are not concerned (XLA there stays as ``auto_jit_compile`` decides).
+    """
+    if strategy is None or strategy.num_replicas_in_sync < 2:
+        return False
+    import tensorflow as tf
+
+    devices = getattr(strategy.extended, "worker_devices", ())
+    return any(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)
+
+
+def data_shards() -> int:
+    """How many devices of this process the active JAX ``keras.distribution`` splits a batch over
+    (1 without one, and on the other backends). Keras needs each batch to split evenly."""
+    if backends.name() != "jax":
+        return 1
+    distribution = keras.distribution.distribution()
+    mesh = getattr(distribution, "device_mesh", None)
+    batch_axis = getattr(distribution, "batch_dim_name", None)
+    if mesh is None or batch_axis not in mesh.axis_names:
+        return 1
+    import jax
+
+    return max(mesh.shape[mesh.axis_names.index(batch_axis)] // jax.process_count(), 1)
+
+
 def iterate_batches(x, batch_size: int = 1000) -> Iterator[np.ndarray]:
     """Yield the feature batches of an array, a tf.data.Dataset or a PyDataset, once each, as
     float32 numpy arrays (B, ...) that any backend's layers accept."""
@@ -155,19 +192,31 @@ class Detector(keras.Model):
         JAX: always (XLA is how JAX compiles a step). PyTorch: never (``torch.compile`` of a Keras
         step recompiles often and did not pay here). TensorFlow: XLA on a GPU, and on a CPU where
         ``xla_on_cpu()`` says it was measured faster (dense nets: about 12% per DASVDD epoch; conv
-        nets train 2x slower under XLA on CPU and take ~10 s longer to compile).
+        nets train 2x slower under XLA on CPU and take ~10 s longer to compile). Never under a
+        ``tf.distribute`` strategy with several replicas on CPUs (``replicated_on_cpu``).
         """
         backend = backends.name()
         if backend == "jax":
             return True
         if backend == "torch":
             return False
+        if replicated_on_cpu(self.distribute_strategy):
+            return False
         return backends.has_gpu() or self.xla_on_cpu()
 
     def compile(self, *args, jit_compile="auto", **kwargs):
-        """``keras.Model.compile``; ``jit_compile="auto"``: see ``auto_jit_compile``."""
+        """``keras.Model.compile``; ``jit_compile="auto"``: see ``auto_jit_compile``.
+
+        ``jit_compile=True`` under a strategy with several replicas on CPUs (where TensorFlow cannot
+        compile the step with XLA, see ``replicated_on_cpu``) warns and compiles without XLA, as Keras
+        does for models that do not support XLA.
+        """
         if jit_compile == "auto":
             jit_compile = self.auto_jit_compile()
+        elif jit_compile and backends.name() == "tensorflow" and replicated_on_cpu(self.distribute_strategy):
+            warnings.warn("jit_compile=True is not supported by TensorFlow with several tf.distribute replicas "
+                          "on CPUs; compiling with jit_compile=False.", stacklevel=2)
+            jit_compile = False
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
     def prepare_fit(self, x) -> None:
@@ -205,12 +254,14 @@ class Detector(keras.Model):
         """Batches of an in-memory array, reshuffled each epoch with the seed.
 
         A lean ``tf.data`` pipeline on the TensorFlow backend (the fastest feed there); an
-        ``ArrayBatches`` PyDataset on JAX and PyTorch.
+        ``ArrayBatches`` PyDataset on JAX and PyTorch. Under a JAX ``keras.distribution`` the last
+        partial batch is cut to a multiple of the devices (``data_shards``).
         """
         if backends.name() != "tensorflow":
             from keras_oneclass.training.batches import ArrayBatches
 
-            return ArrayBatches(x, batch_size, shuffle=shuffle, seed=self.seed_for(2), drop_remainder=drop_remainder)
+            return ArrayBatches(x, batch_size, shuffle=shuffle, seed=self.seed_for(2), drop_remainder=drop_remainder,
+                                multiple_of=data_shards())
         import tensorflow as tf
 
         dataset = tf.data.Dataset.from_tensor_slices(np.asarray(x, dtype=np.float32))
@@ -243,13 +294,24 @@ class Detector(keras.Model):
                                  f"train it on normal data first: model.fit(x_normal).")
 
     def predict(self, x, batch_size=None, verbose="auto", **kwargs) -> np.ndarray:
-        """Anomaly scores, shape (N,), float32, higher = more anomalous."""
+        """Anomaly scores, shape (N,), float32, higher = more anomalous.
+
+        Under a JAX ``keras.distribution`` an array is padded to split evenly over the devices, and the
+        padding's scores dropped.
+        """
         self._require_fitted("predict")
         validate_input(x, self.sample_shape, "x")
-        if batch_size is None and not backends.is_dataset(x):
-            batch_size = max(self.default_batch_size, 256)
+        count = None
+        if not backends.is_dataset(x):
+            if batch_size is None:
+                batch_size = max(self.default_batch_size, 256)
+            shards = data_shards()
+            if shards > 1 and len(x) % shards:  # pad the last batch to split evenly over the devices
+                x = np.asarray(x)
+                count = len(x)
+                x = np.concatenate([x, np.repeat(x[-1:], shards - count % shards, axis=0)])
         scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
-        return np.asarray(scores, dtype=np.float32).reshape(-1)
+        return np.asarray(scores, dtype=np.float32).reshape(-1)[:count]
 
     def calibrate(self, x, y=None, percentile: float = 95.0, method: str | None = None,
                   verbose=0) -> float:

@@ -5,7 +5,9 @@ A detector declares its train step as update phases (``Phase``: variables, optim
 to non-trainable state, such as a radius). The engine runs the phases in order:
 
 - TensorFlow: a ``tf.GradientTape`` per phase; inside a ``tf.distribute`` strategy each replica's
-  loss is divided by the number of replicas, since the optimizer sums the replicas' gradients;
+  loss is divided by the number of replicas, since the optimizer sums the replicas' gradients (and
+  across the workers of a ``MultiWorkerMirroredStrategy`` the logs travel as (1,) tensors, see
+  ``reducible_across_workers``);
 - PyTorch: autograd (``loss.backward()``) per phase, gradients cleared before each;
 - JAX: ``jax.grad`` of a pure function of the variables' values per phase, the model run inside a
   ``keras.StatelessScope`` and the optimizer applied with ``stateless_apply``.
@@ -35,6 +37,26 @@ def replica_scaled(loss):
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss if replicas == 1 else loss * (1.0 / replicas)
+
+
+def reducible_across_workers(logs: dict) -> dict:
+    """The step's logs as Keras can reduce them across the workers of a ``MultiWorkerMirroredStrategy``.
+
+    Keras 3 (3.15) reduces a step's outputs across workers with ``strategy.reduce("MEAN", v, axis=0)``,
+    which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388). Each log becomes a (1,) tensor there, and the reduction returns the
+    scalar mean over the replicas. Unchanged off TensorFlow and within one process.
+    """
+    if backends.name() != "tensorflow":
+        return logs
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    # Replicas in other processes: the number in sync exceeds this process's devices.
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or \
+            strategy.num_replicas_in_sync <= len(strategy.extended.worker_devices):
+        return logs
+    return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
 
 
 class TrainedDetector(Detector):
@@ -100,7 +122,7 @@ class TrainedDetector(Detector):
         for tracker in self.metrics:
             if tracker.name in outputs:
                 tracker.update_state(ops.stop_gradient(outputs[tracker.name]))
-        return {tracker.name: tracker.result() for tracker in self.metrics}
+        return reducible_across_workers({tracker.name: tracker.result() for tracker in self.metrics})
 
     # ----------------------------------------------------------------------------- dispatch
     def train_step(self, *args):
