@@ -17,8 +17,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 venv: $(VENV)/.installed
 
-# The tests that hold on every backend run again on JAX and PyTorch, with TensorFlow blocked as if not installed.
-BACKEND_TESTS := tests/test_detector_contract.py tests/test_backends.py
+# The tests that hold on every backend run again on JAX and PyTorch, with TensorFlow made unfindable as if it
+# were not installed (tests/block_tensorflow.py).
+BACKEND_TESTS := tests/test_detector_contract.py tests/test_backends.py tests/test_backends_data.py \
+	tests/test_autoencoder.py tests/test_vae.py tests/test_padim.py tests/test_patchcore.py tests/test_memory.py \
+	tests/test_distributed.py
 
 test: venv
 	$(PY) -m pytest -q tests

@@ -213,6 +213,7 @@ def render(results: dict) -> str:
     if plain_epoch:
         lines.append(f"| plain PyTorch loop | {statistics.mean(r['auc'] for r in plain['runs']):.2f} | "
                      f"{per_seed(plain['runs'])} | {plain_epoch:.2f} | 1.00 | - | - | - |")
+    lines += [""] + [f"- {note}" for note in results.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.abc
 import os
 import sys
 from pathlib import Path
@@ -10,23 +9,15 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-class _BlockTensorFlow(importlib.abc.MetaPathFinder):
-    """Makes ``import tensorflow`` fail, as in an environment where it is not installed."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith(("tensorflow.", "tensorflow_datasets")):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by KERAS_ONECLASS_BLOCK_TENSORFLOW=1)",
-                                      name=name)
-        return None
-
-
-# `make test` runs the backend-neutral tests again on JAX and PyTorch with TensorFlow blocked.
+# `make test` runs the backend-neutral tests again on JAX and PyTorch with TensorFlow made unfindable, as
+# where it is not installed.
 if os.environ.get("KERAS_ONECLASS_BLOCK_TENSORFLOW") == "1":
-    sys.meta_path.insert(0, _BlockTensorFlow())
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import block_tensorflow  # noqa: E402,F401
 
-import keras
-import numpy as np
-import pytest
+import keras  # noqa: E402 (after the block above)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 if keras.backend.backend() == "jax":
     # Detectors rebuilt with other seeds compile to the same XLA program: a persistent cache makes every

@@ -146,10 +146,11 @@ class TrainedDetector(Detector):
         x = features_of(data)
         outputs = {}
         for phase in self.train_phases():
-            with tf.GradientTape() as tape:
+            variables = list(phase.variables)
+            with tf.GradientTape(watch_accessed_variables=False) as tape:  # record only what this phase trains
+                tape.watch([v.value for v in variables])
                 loss, logs = phase.loss(x, outputs)
                 scaled = phase.optimizer.scale_loss(replica_scaled(loss))
-            variables = list(phase.variables)
             gradients = tape.gradient(scaled, variables)
             gradients = [ops.zeros_like(v) if g is None else g for g, v in zip(gradients, variables)]
             phase.optimizer.apply(gradients, variables)
