@@ -230,6 +230,20 @@ def dense_autoencoder(x, batch_size: int = 128, epochs: int = 3, warmup: int = 1
                   False, device, "dasvdd_dense_autoencoder", seed)
 
 
+def _image_setup(x, n_images: int, image_size: int, precision: str, channels_last, device, tf32: bool,
+                 cudnn_benchmark: bool, seed: int):
+    """Seeded set-up of an image benchmark: `x` ((N, H, W, C) NHWC) as an NCHW tensor on the device, or
+    `n_images` synthetic 1-channel images; channels_last defaults to True for the mixed precisions."""
+    _configure(device, tf32, cudnn_benchmark)
+    torch.manual_seed(seed)
+    if x is None:
+        data = torch.rand((n_images, 1, image_size, image_size), device=device,
+                          generator=torch.Generator(device=device).manual_seed(seed))
+    else:
+        data = _to_device(x, device).permute(0, 3, 1, 2).contiguous()
+    return data, precision != "float32" if channels_last is None else channels_last
+
+
 def conv_autoencoder(x=None, n_images: int = 4096, image_size: int = 256, batch_size: int = 128,
                      epochs: int = 3, warmup: int = 1, precision: str = "float32", channels_last=None,
                      device=None, tf32: bool = True, cudnn_benchmark: bool = True, seed: int = 0) -> dict:
@@ -238,15 +252,8 @@ def conv_autoencoder(x=None, n_images: int = 4096, image_size: int = 256, batch_
     ``channels_last`` defaults to True for the mixed precisions and False for float32.
     """
     device = pick_device(device)
-    _configure(device, tf32, cudnn_benchmark)
-    torch.manual_seed(seed)
-    if x is None:
-        data = torch.rand((n_images, 1, image_size, image_size), device=device,
-                          generator=torch.Generator(device=device).manual_seed(seed))
-    else:
-        data = _to_device(x, device).permute(0, 3, 1, 2).contiguous()
-    if channels_last is None:
-        channels_last = precision != "float32"
+    data, channels_last = _image_setup(x, n_images, image_size, precision, channels_last, device, tf32,
+                                       cudnn_benchmark, seed)
     model = ConvAutoencoder(channels=data.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     return _train(model, data, F.mse_loss, optimizer, batch_size, epochs, warmup, precision,
@@ -259,15 +266,8 @@ def package_conv_autoencoder(x=None, n_images: int = 4096, image_size: int = 256
     """The package's ConvAutoencoder network (PackageConvAutoencoder), binary cross-entropy, Adam 1e-3,
     on `x` ((N, H, W, 1) NHWC in [0, 1]) or on `n_images` synthetic images."""
     device = pick_device(device)
-    _configure(device, tf32, cudnn_benchmark)
-    torch.manual_seed(seed)
-    if x is None:
-        data = torch.rand((n_images, 1, image_size, image_size), device=device,
-                          generator=torch.Generator(device=device).manual_seed(seed))
-    else:
-        data = _to_device(x, device).permute(0, 3, 1, 2).contiguous()
-    if channels_last is None:
-        channels_last = precision != "float32"
+    data, channels_last = _image_setup(x, n_images, image_size, precision, channels_last, device, tf32,
+                                       cudnn_benchmark, seed)
     model = PackageConvAutoencoder(channels=data.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 

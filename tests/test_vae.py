@@ -51,7 +51,7 @@ def test_elbo_score_is_reconstruction_loss_plus_kl(kind):
     model.fit(x, epochs=1, verbose=0)
     z_mean, z_log_var = model.encoder(x)
     expected = reconstruction_loss(x, model.decoder(z_mean), kind) + kl_divergence(z_mean, z_log_var)
-    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(expected), rtol=1e-5)
+    np.testing.assert_allclose(model.predict(x, verbose=0), keras.ops.convert_to_numpy(expected), rtol=1e-5)
 
 
 def test_reconstruction_score_is_deterministic_mse_from_the_mean():
@@ -59,7 +59,7 @@ def test_reconstruction_score_is_deterministic_mse_from_the_mean():
     model = VAE(input_shape=(8,), hidden_units=(16,), latent_dim=2, seed=0)
     model.fit(x, epochs=1, verbose=0)
     z_mean, _ = model.encoder(x)
-    expected = ((np.asarray(model.decoder(z_mean)) - x) ** 2).mean(axis=1)
+    expected = ((keras.ops.convert_to_numpy(model.decoder(z_mean)) - x) ** 2).mean(axis=1)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5)
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
 

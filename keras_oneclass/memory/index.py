@@ -45,6 +45,16 @@ def _faiss():
     return faiss
 
 
+def checked_queries(queries, dim: int, size: int, k: int) -> np.ndarray:
+    """``queries`` as a contiguous (Q, dim) float32 array, or a ValueError; ``k`` must be in [1, size]."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if queries.ndim != 2 or queries.shape[1] != dim:
+        raise ValueError(f"queries must be (Q, {dim}), got shape {queries.shape}.")
+    if not 1 <= k <= size:
+        raise ValueError(f"k must be in [1, {size}], got {k}.")
+    return queries
+
+
 class NearestNeighbours:
     """k-nearest-neighbour search in L2 over a fixed bank of vectors, with faiss on the CPU.
 
@@ -91,11 +101,7 @@ class NearestNeighbours:
         Returns:
             (distances (Q, k) float32, not squared; ids (Q, k) int64), nearest first.
         """
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise ValueError(f"queries must be (Q, {self.dim}), got shape {queries.shape}.")
-        if not 1 <= k <= self.size:
-            raise ValueError(f"k must be in [1, {self.size}], got {k}.")
+        queries = checked_queries(queries, self.dim, self.size, k)
         squared, ids = self.index.search(queries, int(k))
         return np.sqrt(np.maximum(squared, 0.0)), ids
 
@@ -135,19 +141,8 @@ class KerasNearestNeighbours:
         self.rerank = int(rerank)
 
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Euclidean distances and ids of the ``k`` nearest bank vectors of each query.
-
-        Args:
-            queries: (Q, D).
-            k: neighbours per query, 1 <= k <= bank size.
-        Returns:
-            (distances (Q, k) float32, not squared; ids (Q, k) int64), nearest first.
-        """
-        queries = np.asarray(queries, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise ValueError(f"queries must be (Q, {self.dim}), got shape {queries.shape}.")
-        if not 1 <= k <= self.size:
-            raise ValueError(f"k must be in [1, {self.size}], got {k}.")
+        """As ``NearestNeighbours.search``: (distances (Q, k), ids (Q, k)) of the ``k`` nearest, nearest first."""
+        queries = checked_queries(queries, self.dim, self.size, k)
         candidates = min(self.size, int(k) + self.rerank)
         chunk = max(1, self.chunk_elements // max(self.size, candidates * self.dim))
         distances, ids = [], []
