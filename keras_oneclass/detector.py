@@ -1,8 +1,8 @@
 """The contract every detector keeps: fit without compile, scores from predict, thresholds, checks.
 
 A detector is a ``keras.Model`` whose ``predict`` returns one anomaly score per sample (float32,
-higher = more anomalous). Subclasses implement ``score(x)`` and, for deep models, ``train_step``;
-everything a user touches around them (input checks, auto-compile, calibrate/detect, the fitted
+higher = more anomalous). Subclasses implement ``score(x)``; detectors trained by gradient steps
+declare their update phases (``training.TrainedDetector``); everything a user touches around them (input checks, auto-compile, calibrate/detect, the fitted
 flag and the threshold that travel with ``model.save``) lives here once.
 """
 

@@ -47,7 +47,7 @@ class EpochSchedule(keras.callbacks.Callback):
         base_learning_rate: learning rate before the first milestone (None: leave it alone, e.g.
             when the optimizer has its own schedule).
         milestones: 0-based epochs at which the learning rate is multiplied by ``factor``.
-        epoch_variable: a Keras variable that receives the epoch index (read inside train_step).
+        epoch_variable: a Keras variable that receives the epoch index (read by the soft-boundary update).
     """
 
     def __init__(self, base_learning_rate: float | None, milestones: Sequence[int] = (), factor: float = 0.1,
