@@ -243,7 +243,7 @@ def render(results: dict) -> str:
                   f"preprocessing: {sorted({str(t.get('preprocessing')) for t in tasks.values()})}."
                   + ("" if epochs == [PAPER_EPOCHS] and seeds == [PAPER_SEEDS] else
                      " **Fewer epochs or seeds than the paper**: the full protocol does not fit the "
-                     "2-core machine's session; see the notes below."), "",
+                     "2-core machine's time budget; see the notes below."), "",
                   "| normal class | DASVDD (ours) | paper DASVDD | OC-SVM | KDE | IF | s/epoch | train size | AUC by epoch (seed mean) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         averages = []

@@ -84,10 +84,10 @@ def run_one(x_train, x_test, y_test, variant: str, seed: int, epochs: int, pretr
 
 
 # How the package's DeepSVDD applies weight decay: "l2" (added to the gradient, as torch.optim.Adam in the
-# authors' code; since session 7). Blocks without the field ran with Keras' decoupled decay.
+# authors' code; since 2026-12-01). Blocks without the field ran with Keras' decoupled decay.
 WEIGHT_DECAY = "l2"
 DECAY_LABELS = {"l2": "added to the gradient (L2, as torch.optim.Adam in the authors' code)",
-                "decoupled": "decoupled (Keras' Adam `weight_decay`; runs before session 7)"}
+                "decoupled": "decoupled (Keras' Adam `weight_decay`; runs before 2026-12-01)"}
 
 
 def settings_key(epochs, pretrain_epochs) -> str:
@@ -196,7 +196,7 @@ def render(results) -> None:
                                  for v, runs in block["runs"].items() for s, r in runs.items())
             lines += [f"### Unpaired run, pretraining {block['pretrain_epochs']} + training {block['epochs']} epochs", "",
                       f"Unpaired run at pretraining {block['pretrain_epochs']} + training {block['epochs']} epochs, "
-                      f"stopped before its pair to fit the session: {unpaired}.", ""]
+                      f"stopped before its pair to fit the time budget: {unpaired}.", ""]
             continue
         lines += [f"## CIFAR-10 cat (class 3), {len(seeds)} paired seeds, pretraining {block['pretrain_epochs']} "
                   f"+ training {block['epochs']} epochs", ""] + decay_line(block)
@@ -245,7 +245,7 @@ def render(results) -> None:
                        f"of the bar." if len(digits) < 10 else "")
             lines += [f"**Reduced protocol**: {block['pretrain_epochs']} + {block['epochs']} epochs instead of "
                       f"{PAPER_MNIST['pretrain_epochs']} + {PAPER_MNIST['epochs']} (Ruff et al.'s MNIST command), one "
-                      f"seed; the shared 2-core CPU allowed no more in this session.{partial}", ""]
+                      f"seed; the shared 2-core CPU allowed no more by then.{partial}", ""]
         # runs without the field predate the MNIST protocol and pretrained with the CIFAR-10 weight decay
         cifar_decay, mnist_decay = PRETRAIN_PROTOCOL[(32, 32)]["weight_decay"], PRETRAIN_PROTOCOL[(28, 28)]["weight_decay"]
         decays = sorted({r.get("pretrain_weight_decay", cifar_decay) for v in runs.values() for r in v.values()})
@@ -283,7 +283,7 @@ def render(results) -> None:
                   f"{np.mean(REFERENCE['pytorch_code_mnist_per_digit']):.2f}). The averages in a table's last row "
                   "cover the digits that table ran.", ""]
     if not results.get("mnist"):
-        lines += ["## MNIST one-class", "", "Not run in this session: the shared CPU's time went to the CIFAR-10 cat "
+        lines += ["## MNIST one-class", "", "Not run yet: the shared CPU's time went to the CIFAR-10 cat "
                   "seeds. Run `--part mnist` to add it.", ""]
     if results.get("notes"):
         lines += ["Notes:", ""] + [f"- {note}" for note in results["notes"]] + [""]

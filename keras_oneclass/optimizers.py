@@ -6,7 +6,7 @@ instead shrinks the weights after the step by ``lr * wd * w`` (decoupled, AdamW 
 the two differ a lot at Deep SVDD's learning rate 1e-4: the decoupled shrink of MNIST's pretraining
 decay 0.5e-3 is 5e-8 of each weight per step, while the coupled term is normalised by Adam like the
 loss gradient. How much that matters depends on the loss: with Deep SVDD's sum-of-squares losses
-the gradients dwarf ``wd * w`` and the AUCs did not move (docs/design.md, session 7). Papers whose
+the gradients dwarf ``wd * w`` and the AUCs did not move (docs/design.md, 2026-12-01). Papers whose
 code used ``torch.optim.Adam`` are reproduced with ``L2Adam``.
 """
 

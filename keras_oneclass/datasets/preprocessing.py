@@ -38,7 +38,7 @@ def global_contrast_normalization(x, scale: str = "l1") -> np.ndarray:
     (Deep-SVDD-PyTorch) and of DASVDD (Armanfard-Lab/DASVDD, `global_contrast_normalization`):
     every sample ends with a root-mean-square of `sqrt(n_features)` (55.4 for a CIFAR-10 image),
     not 1. The scale matters to networks with biases and to a centre drawn from N(0, 1), so it is
-    kept as published (docs/design.md, session 6, has the measured effect on DASVDD). Constant
+    kept as published (docs/design.md, 2026-12-01, has the measured effect on DASVDD). Constant
     samples (contrast 0) become all zeros instead of dividing by zero.
 
     Args:
