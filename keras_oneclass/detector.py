@@ -136,6 +136,17 @@ def iterate_batches(x, batch_size: int = 1000) -> Iterator[np.ndarray]:
             yield array[start:start + batch_size]
 
 
+def run_stateless(variable_groups, value_groups, function):
+    """Run ``function()`` with each group of variables bound to its values (JAX's stateless style).
+
+    Returns (``function()``'s result, the values of every group after the assignments it made).
+    """
+    mapping = [pair for variables, values in zip(variable_groups, value_groups) for pair in zip(variables, values)]
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        result = function()
+    return result, tuple([scope.get_current_value(v) for v in variables] for variables in variable_groups)
+
+
 class Detector(keras.Model):
     """Base class of every detector: see the module docstring and ARCHITECTURE.md section 1.
 
@@ -281,12 +292,10 @@ class Detector(keras.Model):
         """The scores of a batch; on JAX, statelessly from ``(state, data)`` as its trainer calls it."""
         if backends.name() != "jax":
             return self.score(features_of(args[0]))
-        (trainable, non_trainable), data = args
-        mapping = list(zip(self.trainable_variables, trainable)) + list(zip(self.non_trainable_variables,
-                                                                              non_trainable))
-        with keras.StatelessScope(state_mapping=mapping):
-            scores = self.score(features_of(data))
-        return scores, non_trainable
+        state, data = args
+        scores, _ = run_stateless((self.trainable_variables, self.non_trainable_variables), state,
+                                  lambda: self.score(features_of(data)))
+        return scores, state[1]
 
     def _require_fitted(self, what: str) -> None:
         if not self.is_fitted:

@@ -201,9 +201,6 @@ class DeepSVDD(TrainedDetector):
         decay = self.weight_decay if weight_decay is None else weight_decay
         return L2Adam(self.learning_rate, l2=decay, epsilon=self.adam_epsilon)
 
-    def _jit(self) -> bool:
-        return self.auto_jit_compile()
-
     # ----------------------------------------------------------------------------- training
     def compile(self, optimizer=None, **kwargs):
         """Adam(1e-4, weight decay 0.5e-6) by default (Section 4.1); Keras wraps it in a
@@ -254,7 +251,7 @@ class DeepSVDD(TrainedDetector):
             the Keras History of the autoencoder.
         """
         self.autoencoder.compile(optimizer=self._optimizer(self.pretrain_weight_decay), loss=sum_squared_error,
-                                 jit_compile=self._jit())
+                                 jit_compile=self.auto_jit_compile())
         data = self._autoencoder_data(x)
         schedule = EpochSchedule(self.learning_rate, self.pretrain_milestones)
         self.pretrain_history = self.autoencoder.fit(data, epochs=epochs, verbose=verbose, shuffle=False,

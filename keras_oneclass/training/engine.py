@@ -25,7 +25,7 @@ import keras
 from keras import ops
 
 from keras_oneclass import backends, precision
-from keras_oneclass.detector import Detector, features_of
+from keras_oneclass.detector import Detector, features_of, run_stateless
 from keras_oneclass.training.phases import Phase, PhaseOptimizers
 
 
@@ -88,10 +88,7 @@ class TrainedDetector(Detector):
                 optimizer.build(list(variables))
             built[name] = optimizer
         self._phase_optimizers = dict(built)
-        single = len(built) == 1
-        combined = next(iter(built.values())) if single else PhaseOptimizers(list(built.values()))
-        if not single:
-            combined.built = True
+        combined = next(iter(built.values())) if len(built) == 1 else PhaseOptimizers(list(built.values()))
         kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=combined, **kwargs)
 
@@ -167,8 +164,6 @@ class TrainedDetector(Detector):
         for phase in self.train_phases():
             variables = list(phase.variables)
             self.zero_grad()
-            for variable in variables:
-                variable.value.grad = None
             loss, logs = phase.loss(x, outputs)
             phase.optimizer.scale_loss(loss).backward()
             gradients = [v.value.grad if v.value.grad is not None else torch.zeros_like(v.value) for v in variables]
@@ -231,10 +226,5 @@ class TrainedDetector(Detector):
     def _jax_stateless(self, state, function):
         """Run ``function()`` with the variables bound to ``state`` = (trainable, non-trainable,
         metrics) values; return (its result, the state after its assignments)."""
-        trainable, non_trainable, metric_values = state
         groups = (self.trainable_variables, self.non_trainable_variables, self.metrics_variables)
-        mapping = [pair for variables, values in zip(groups, state) for pair in zip(variables, values)]
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            result = function()
-        new_state = tuple([scope.get_current_value(v) for v in variables] for variables in groups)
-        return result, new_state
+        return run_stateless(groups, state, function)

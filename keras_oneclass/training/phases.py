@@ -55,6 +55,7 @@ class PhaseOptimizers(keras.optimizers.Optimizer):
         if not optimizers:
             raise ValueError("PhaseOptimizers needs at least one optimizer.")
         self.optimizers = list(optimizers)
+        self.built = all(optimizer.built for optimizer in self.optimizers)
 
     def build(self, var_lists):
         """Build each optimizer on its phase's variables: ``var_lists`` holds one list per optimizer."""
