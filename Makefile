@@ -32,7 +32,7 @@ demo: venv
 	$(PY) examples/wood_surface.py --out out/wood_surface
 
 bench: venv
-	$(PY) benchmarks/dasvdd_paper.py
+	$(PY) -m benchmarks dasvdd_paper
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,12 +1,7 @@
-"""benchmarks/deep_svdd_enhanced_ablation.py: each ablation changes only its one thing, and only while active."""
+"""benchmarks.studies.deep_svdd_enhanced_ablation: each ablation changes only its one thing, and only while active."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from deep_svdd_enhanced_ablation import ABLATIONS  # noqa: E402
-
-from keras_oneclass.networks import lenet  # noqa: E402
+from benchmarks.studies.deep_svdd_enhanced_ablation import ABLATIONS
+from keras_oneclass.networks import lenet
 
 
 def layers(model):

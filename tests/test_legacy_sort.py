@@ -1,18 +1,14 @@
-"""benchmarks/legacy_sort.py: NumPy < 1.25's quicksort argsort, to rebuild the DASVDD authors' PIMA split.
+"""benchmarks.legacy_sort: NumPy < 1.25's quicksort argsort, to rebuild the DASVDD authors' PIMA split.
 
 The expected orders below were printed by NumPy 1.24.4 (``np.argsort(x, kind="quicksort")``) and by
 pandas 1.5.3 on that NumPy; the port matched NumPy 1.24.4 on 440 random int and float arrays of 1 to
 5,000 elements when it was written.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from legacy_sort import legacy_quicksort_argsort, pandas_descending_order  # noqa: E402
+from benchmarks.legacy_sort import legacy_quicksort_argsort, pandas_descending_order
 
 
 def test_ties_are_ordered_as_numpy_1_24_ordered_them():

@@ -8,30 +8,25 @@ epochs as that table, whose original and enhanced runs of the same digit it is p
   is a bias term, and Ruff et al.'s Proposition 2 shows that bias terms let phi map every input close to c.
 - ``kernel5``: the original 5x5 kernels (padding "same") in encoder and decoder; everything else enhanced.
 
-Results go to benchmarks/results/deep_svdd_enhanced_ablation.{json,md}; processes running side by side (one per
-digit) update the JSON under a file lock.
+Processes running side by side (one per digit) write their own ``--out`` files, then ``--report --merge`` them.
 
-Usage:
-    python benchmarks/deep_svdd_enhanced_ablation.py --ablation no-shift --digits 3 4 7   # 150 + 150 epochs, seed 0
-    python benchmarks/deep_svdd_enhanced_ablation.py --report
+    python -m benchmarks deep_svdd_enhanced_ablation --ablation no-shift --digits 3 4 7   # 150 + 150 epochs
+    python -m benchmarks deep_svdd_enhanced_ablation --report
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
-import sys
 
 import numpy as np
 
-from _common import RESULTS, load_json, machine, save_json  # first: this checkout's package
-from deep_svdd_cifar10_cat import JSON_PATH as TABLE_JSON, PAPER_MNIST, REFERENCE, run_one, settings_key
-from keras_oneclass import datasets
+from benchmarks import results as store
+from benchmarks.runner import result_path
+from benchmarks.studies import deep_svdd
+from benchmarks.studies.deep_svdd_table import PAPER_MNIST, REFERENCE, blocks, settings_key
 from keras_oneclass.networks import lenet
 
-JSON_PATH = RESULTS / "deep_svdd_enhanced_ablation.json"
-MD_PATH = RESULTS / "deep_svdd_enhanced_ablation.md"
+TABLE_KEY = settings_key(PAPER_MNIST["epochs"], PAPER_MNIST["pretrain_epochs"])
 
 
 @contextlib.contextmanager
@@ -72,23 +67,36 @@ ABLATIONS = {"no-shift": (encoder_batchnorm_without_shift, "enhanced, no BN shif
              "kernel5": (five_by_five_kernels, "enhanced, 5x5 kernels")}
 
 
-@contextlib.contextmanager
-def locked_results():
-    """The results dict, read and written back under an exclusive lock."""
-    JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with open(JSON_PATH.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = load_json(JSON_PATH)
-        yield results
-        save_json(JSON_PATH, results)
+def add_arguments(parser) -> None:
+    parser.add_argument("--digits", type=int, nargs="+", default=[3, 4, 7])
+    parser.add_argument("--ablation", choices=tuple(ABLATIONS), default="no-shift")
 
 
-def render(results) -> None:
-    table = load_json(TABLE_JSON).get("mnist", {}).get(results.get("table_key", ""), {}).get("runs", {})
-    ablations = [a for a in ABLATIONS if results.get("runs", {}).get(a)]
-    digits = sorted({d for a in ablations for d in results["runs"][a]}, key=int)
+def header(args) -> dict:
+    return {"table_key": TABLE_KEY}
+
+
+def plan(args):
+    for digit in args.digits:
+        yield {"ablation": args.ablation, "digit": digit}, 0
+
+
+def measure(config: dict, seed: int, args) -> dict:
+    x_train, x_test, y_test = deep_svdd.load("mnist", config["digit"], args.data, None)
+    with ABLATIONS[config["ablation"]][0]():
+        return deep_svdd.run_one(x_train, x_test, y_test, "enhanced", seed, PAPER_MNIST["epochs"],
+                                 PAPER_MNIST["pretrain_epochs"])
+
+
+def render(results) -> str:
+    table = blocks(store.load(result_path("deep_svdd")), "mnist").get(results.get("table_key", ""), {}).get("runs", {})
+    runs = {}
+    for record in store.current(results):
+        runs.setdefault(record["config"]["ablation"], {})[str(record["config"]["digit"])] = record["figures"]
+    ablations = [a for a in ABLATIONS if runs.get(a)]
+    digits = sorted({d for a in ablations for d in runs[a]}, key=int)
     # AUC columns, each {digit: run}: the table's two variants, then the ablations
-    columns = [table.get("original", {}), table.get("enhanced", {})] + [results["runs"][a] for a in ablations]
+    columns = [table.get("original", {}), table.get("enhanced", {})] + [runs[a] for a in ablations]
     ruff = {d: REFERENCE["ruff_mnist_per_digit"][int(d)] for d in digits}
     lines = ["# Deep SVDD on MNIST: ablations of the enhanced LeNet", "",
              f"ROC AUC in %, seed 0, Ruff et al.'s MNIST command ({PAPER_MNIST['pretrain_epochs']} + "
@@ -108,33 +116,4 @@ def render(results) -> None:
         lines.append("| **average** | " + " | ".join(means) + f" | {np.mean(list(ruff.values())):.2f} |")
     lines += [""] + [f"- {note}" for note in results.get("notes", [])]
     lines += ["", f"Machine: {results.get('machine')}", f"Command(s): {results.get('commands')}", ""]
-    MD_PATH.write_text("\n".join(lines))
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--digits", type=int, nargs="+", default=[3, 4, 7])
-    parser.add_argument("--ablation", choices=tuple(ABLATIONS), default="no-shift")
-    parser.add_argument("--data", default=None, help="data folder (default: $KERAS_ONECLASS_DATA)")
-    parser.add_argument("--report", action="store_true", help="only re-render the markdown")
-    args = parser.parse_args(argv)
-    if not args.report:
-        command = "python benchmarks/deep_svdd_enhanced_ablation.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        for digit in args.digits:
-            x_train, (x_test, y_test) = datasets.load_oneclass("mnist", digit, path=args.data,
-                                                               preprocessing="gcn_minmax", as_numpy=True)
-            with ABLATIONS[args.ablation][0]():
-                result = run_one(x_train, x_test, y_test, "enhanced", 0, PAPER_MNIST["epochs"],
-                                 PAPER_MNIST["pretrain_epochs"])
-            print(f"mnist digit {digit} {args.ablation}: AUC {result['auc']:.2f}  "
-                  f"{result['train_seconds']:.0f} s", flush=True)
-            with locked_results() as results:
-                results.setdefault("runs", {}).setdefault(args.ablation, {})[str(digit)] = result
-                results["table_key"] = settings_key(PAPER_MNIST["epochs"], PAPER_MNIST["pretrain_epochs"])
-                results["machine"] = machine()
-                results["commands"] = sorted(set(results.get("commands", [])) | {command})
-    render(load_json(JSON_PATH))
-
-
-if __name__ == "__main__":
-    main()
+    return "\n".join(lines)

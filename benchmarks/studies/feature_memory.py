@@ -1,38 +1,32 @@
 """PaDiM, PatchCore and EfficientAD on an MVTec-layout folder (default: the magnetic-tile set).
 
-Reports image ROC AUC, F1 at the best threshold, pixel ROC AUC, PRO (FPR <= 0.3), fit seconds,
-inference images/s and peak memory for each configuration, each run in its own subprocess so that
-the peak resident memory (``resource.getrusage``) belongs to that configuration alone. A second part
-times the greedy k-centre coreset on 100,000 x 1,536 patches (10% = 10,000 centres).
+Reports image ROC AUC, F1 at the best threshold, pixel ROC AUC, PRO (FPR <= 0.3), fit seconds, inference images/s
+and peak memory of each configuration, each measured in its own process so that the peak resident memory
+(``resource.getrusage``) belongs to that configuration alone. A second part times the greedy k-centre coreset on
+100,000 x 1,536 patches (10% = 10,000 centres).
 
-    python benchmarks/feature_memory.py                      # every configuration + coreset timing
-    python benchmarks/feature_memory.py --only patchcore_pw5_pw11 padim_pw5_pw11
-    python benchmarks/feature_memory.py --part coreset
-    python benchmarks/feature_memory.py --quick               # smoke run: 64 px, few images
-
-Results are merged into benchmarks/results/feature_memory.json (one entry per configuration) and
-the markdown table is rewritten from it after every configuration.
+    python -m benchmarks feature_memory                      # every configuration + coreset timing
+    python -m benchmarks feature_memory --only patchcore_pw5_pw11 padim_pw5_pw11
+    python -m benchmarks feature_memory --part coreset
+    python -m benchmarks feature_memory --quick               # smoke run: 64 px, few images
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
+from argparse import Namespace
 
 import numpy as np
 
-from _common import RESULTS, load_json, machine, save_json  # first: this checkout's package
+from benchmarks import results as store
+from benchmarks.common import REPO, data_root
 
-JSON = RESULTS / "feature_memory.json"
 DEFAULT_SIZE = 224  # the PatchCore paper's input side
-MARKDOWN = RESULTS / "feature_memory.md"
-
 # name -> (method, constructor keywords). MobileNet(alpha=0.25) layers: conv_pw_3 (stride 4, 32 ch),
 # conv_pw_5 (stride 8, 64 ch), conv_pw_11 (stride 16, 128 ch).
 CONFIGS = {
@@ -54,31 +48,65 @@ REFERENCE = {
 }
 
 
+def add_arguments(parser) -> None:
+    parser.add_argument("--folder", default="magnetic_tile", help="the MVTec-layout folder inside --data")
+    parser.add_argument("--image-size", type=int, default=DEFAULT_SIZE, help="square input side")
+    parser.add_argument("--only", nargs="*", default=None, help=f"configurations among {sorted(CONFIGS)}")
+    parser.add_argument("--part", choices=["all", "detectors", "coreset"], default="all")
+    parser.add_argument("--efficientad-epochs", type=int, default=10)
+    parser.add_argument("--coreset-data", nargs="*", default=["clustered", "iid"])
+
+
+def adjust(args) -> None:
+    if args.quick:
+        args.image_size = min(args.image_size, 128)
+
+
+def plan(args):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        if args.part in ("all", "detectors"):
+            for name in args.only or list(CONFIGS):
+                yield {"part": "detector", "name": name, "image_size": args.image_size}, seed
+        if args.part in ("all", "coreset"):
+            n, dim = (10_000, 256) if args.quick else (100_000, 1536)
+            for kind in args.coreset_data:
+                yield {"part": "coreset", "patches": n, "dim": dim, "data": kind}, seed
+
+
+def measure(config: dict, seed: int, args) -> dict:
+    """A detector configuration in a process of its own (its peak memory alone); the coreset timing here."""
+    if config["part"] == "coreset":
+        return time_coreset(config["patches"], config["dim"], 0.1, config["data"], seed=seed)
+    settings = {"name": config["name"], "data": str(data_root(args.data) / args.folder), "seed": seed,
+                "image_size": config["image_size"], "efficientad_epochs": args.efficientad_epochs, "quick": args.quick}
+    completed = subprocess.run([sys.executable, "-m", "benchmarks.studies.feature_memory", json.dumps(settings)],
+                               cwd=REPO, capture_output=True, text=True)
+    sys.stdout.write(completed.stdout[-3000:])
+    found = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
+    if completed.returncode or not found:
+        raise RuntimeError(f"{config['name']} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(found[-1][len("RESULT "):])
+
+
 def peak_memory_mb() -> float:
     """Peak resident memory of this process (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def build(method: str, image_shape, kwargs: dict, quick: bool, seed: int):
-    from keras_oneclass.models.efficientad import EfficientAD
-    from keras_oneclass.models.padim import PaDiM
-    from keras_oneclass.models.patchcore import PatchCore
+def build(method: str, image_shape, kwargs: dict, seed: int):
+    from keras_oneclass import EfficientAD, PaDiM, PatchCore
 
     common = {"backbone": "mobilenet", "alpha": 0.25, "weights": "imagenet", "seed": seed}
-    if method == "padim":
-        return PaDiM(image_shape, **common, **kwargs)
-    if method == "patchcore":
-        return PatchCore(image_shape, **common, **kwargs)
-    return EfficientAD(image_shape, teacher=common["backbone"], alpha=0.25, weights="imagenet", seed=seed, **kwargs)
+    return {"padim": PaDiM, "patchcore": PatchCore, "efficientad": EfficientAD}[method](image_shape, **common, **kwargs)
 
 
-def run_config(name: str, args) -> dict:
-    """Fit and evaluate one configuration in this process; returns its JSON row."""
-    import tensorflow as tf
+def run_config(args) -> dict:
+    """Fit and evaluate one configuration in this process; returns its figures."""
+    import keras
 
     from keras_oneclass import datasets, metrics
 
-    method, kwargs = CONFIGS[name]
+    method, kwargs = CONFIGS[args.name]
     data = datasets.read_folder(args.data, image_size=args.image_size)
     train, test = data.train, data.test
     if args.quick:
@@ -86,12 +114,11 @@ def run_config(name: str, args) -> dict:
         train = train[:48]
         test = datasets.folder.LabelledImages(test.images[keep], test.labels[keep], test.masks[keep],
                                               test.types[keep], test.files[keep], test.has_masks)
-    validation = None
-    epochs = 1
+    validation, epochs = None, 1
     if method == "efficientad":
         train, validation = data.split_validation(0.1, seed=args.seed) if not args.quick else (train[:40], train[40:])
         epochs = 2 if args.quick else args.efficientad_epochs
-    model = build(method, train.shape[1:], kwargs, args.quick, args.seed)
+    model = build(method, train.shape[1:], kwargs, args.seed)
     load = os.getloadavg()[0]
     start = time.perf_counter()
     if method == "efficientad":
@@ -103,19 +130,24 @@ def run_config(name: str, args) -> dict:
     scores, maps = model.score_and_map(test.images)
     infer_seconds = time.perf_counter() - start
     threshold, f1 = metrics.best_f1_threshold(test.labels, scores)
+    threads = 0
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        threads = tf.config.threading.get_intra_op_parallelism_threads()
     row = {
         "method": method, "config": kwargs, "image_size": args.image_size, "train_images": int(len(train)),
         "test_images": int(len(test)), "image_roc_auc": metrics.roc_auc(test.labels, scores), "best_f1": f1,
         "pixel_roc_auc": metrics.pixel_roc_auc(test.masks, maps) if test.has_masks else None,
         "pro": metrics.pro_score(test.masks, maps) if test.has_masks else None,
         "fit_seconds": fit_seconds, "images_per_second": len(test) / infer_seconds,
-        "peak_memory_mb": peak_memory_mb(), "epochs": epochs if method == "efficientad" else 1,
-        "quick": bool(args.quick), "load_average": load, "threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "peak_memory_mb": peak_memory_mb(), "epochs": epochs, "quick": bool(args.quick), "load_average": load,
+        "threads": threads,
     }
     if method == "patchcore":
         row["memory_size"] = model.memory_size
     if method == "padim":
-        row["inverse_covariance_mb"] = model.inverse_covariance.numpy().nbytes / 2**20
+        row["inverse_covariance_mb"] = np.asarray(model.inverse_covariance).nbytes / 2**20
     return row
 
 
@@ -146,7 +178,15 @@ def fmt(value, digits=3):
     return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
-def write_markdown(results: dict) -> None:
+def render(results: dict) -> str:
+    runs, coreset = {}, {}
+    for record in store.current(results):
+        c = record["config"]
+        if c["part"] == "detector":
+            runs[c["name"] if c["image_size"] == DEFAULT_SIZE else f"{c['name']}@{c['image_size']}"] = record["figures"]
+        else:
+            coreset[f"{c['patches']}x{c['dim']}_{c['data']}"] = record["figures"]
+    results = {**results, "runs": runs, "coreset": dict(sorted(coreset.items()))}
     lines = ["# Feature-memory detectors on the magnetic-tile set", "",
              "MobileNet(alpha=0.25) ImageNet weights, 224x224 unless the `size` column says otherwise, grayscale repeated to 3 channels; 752 training "
              "images, 592 test images (200 good, 392 defective with masks). CPU, 2 cores; `load` is the 1-minute "
@@ -189,58 +229,8 @@ def write_markdown(results: dict) -> None:
               "to real patch features.",
               "Status: " + ("; ".join(f"{r['data']} {r['total_seconds']:.1f} s: {'met' if r['total_seconds'] < 60 else 'NOT met'}"
                                       for r in results.get("coreset", {}).values()) or "not run") + ".", ""]
-    MARKDOWN.write_text("\n".join(lines))
+    return "\n".join(lines)
 
 
-def merge(section: str, key: str, row: dict) -> None:
-    results = load_json(JSON)
-    results.setdefault(section, {})[key] = row
-    results["machine"] = machine()
-    save_json(JSON, results)
-    write_markdown(results)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(Path(os.environ.get("KERAS_ONECLASS_DATA", "../shared/data")) / "magnetic_tile"))
-    parser.add_argument("--image-size", type=int, default=DEFAULT_SIZE,
-                        help="square input side; results at other sizes are stored as <config>@<size>")
-    parser.add_argument("--only", nargs="*", default=None, help=f"configurations among {sorted(CONFIGS)}")
-    parser.add_argument("--part", choices=["all", "detectors", "coreset"], default="all")
-    parser.add_argument("--efficientad-epochs", type=int, default=10)
-    parser.add_argument("--coreset-data", nargs="*", default=["clustered", "iid"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="smoke run: 64 px, 48 train / 32 test images")
-    parser.add_argument("--single", default=None, help=argparse.SUPPRESS)  # internal: one config, print JSON
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.image_size = min(args.image_size, 128)
-    if args.single:
-        print("RESULT " + json.dumps(run_config(args.single, args)), flush=True)
-        return
-    if args.part in ("all", "detectors"):
-        for name in args.only or list(CONFIGS):
-            command = [sys.executable, __file__, "--single", name, "--data", args.data, "--image-size",
-                       str(args.image_size), "--seed", str(args.seed), "--efficientad-epochs", str(args.efficientad_epochs)]
-            command += ["--quick"] if args.quick else []
-            print(f"== {name}", flush=True)
-            completed = subprocess.run(command, capture_output=True, text=True)
-            sys.stdout.write(completed.stdout[-3000:])
-            lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
-            if completed.returncode or not lines:
-                print(f"{name} failed:\n{completed.stderr[-3000:]}", flush=True)
-                continue
-            row = json.loads(lines[-1][len("RESULT "):])
-            key = name if args.image_size == DEFAULT_SIZE else f"{name}@{args.image_size}"
-            merge("runs" if not args.quick else "quick_runs", key, row)
-            print(json.dumps(row), flush=True)
-    if args.part in ("all", "coreset"):
-        n, dim = (10_000, 256) if args.quick else (100_000, 1536)
-        for kind in args.coreset_data:
-            row = time_coreset(n, dim, 0.1, kind, seed=args.seed)
-            print(json.dumps(row), flush=True)
-            merge("coreset" if not args.quick else "quick_coreset", f"{n}x{dim}_{kind}", row)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # one detector configuration, in a process of its own
+    print("RESULT " + json.dumps(run_config(Namespace(**json.loads(sys.argv[1])))), flush=True)

@@ -1,31 +1,26 @@
-"""Settings study on the embedded synthetic wood set: PatchCore layers, coreset ratio and input size, the
-image score of the conv autoencoder (mean error vs the peak of the blurred map), and the input side and
-epochs of the networks trained from scratch (autoencoder, VAE, GANomaly).
+"""Settings study on the embedded synthetic wood set: PatchCore layers, coreset ratio and input size, the image
+score of the conv autoencoder (mean error vs the peak of the blurred map), and the input side and epochs of the
+networks trained from scratch (autoencoder, VAE, GANomaly).
 
-Each configuration fits on all 200 defect-free training boards and scores the 90 test boards (40 good,
-10 per defect type); the table gives image ROC AUC overall and per defect type (good boards + that
-type), fit seconds, and the 1-minute load average when the fit started (the machine has 2 cores;
-above ~1 another job shared it). One seed: the feature-memory fits are deterministic given the seed.
+Each configuration fits on all 200 defect-free training boards and scores the 90 test boards (40 good, 10 per
+defect type); the table gives image ROC AUC overall and per defect type (good boards + that type), fit seconds,
+and the 1-minute load average when the fit started (the machine has 2 cores; above ~1 another job shared it).
+One seed: the feature-memory fits are deterministic given the seed.
 
-    python benchmarks/wood_settings.py                      # every configuration
-    python benchmarks/wood_settings.py --only patchcore_pw3_pw5_1pct_128
-    python benchmarks/wood_settings.py --report             # only re-render the markdown
-
-Writes benchmarks/results/wood_settings.json and .md (merged one configuration at a time).
+    python -m benchmarks wood_settings                      # every configuration
+    python -m benchmarks wood_settings --only patchcore_pw3_pw5_1pct_128
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS, load_json, machine, save_json  # first: this checkout's package
+from benchmarks import results as store
 
-JSON_PATH = RESULTS / "wood_settings.json"
-MD_PATH = RESULTS / "wood_settings.md"
 MOBILENET = {"backbone": "mobilenet", "alpha": 0.25, "weights": "imagenet"}
 STRIDE_8_16 = ["conv_pw_5_relu", "conv_pw_11_relu"]   # the package default for MobileNet
 STRIDE_4_8 = ["conv_pw_3_relu", "conv_pw_5_relu"]
@@ -37,22 +32,39 @@ CONFIGS = {
     "patchcore_pw3_pw5_1pct_64": ("PatchCore", 64, {**MOBILENET, "layers": STRIDE_4_8, "coreset_ratio": 0.01}, 1),
     "padim_pw5_pw11_128": ("PaDiM", 128, {**MOBILENET}, 1),
     "padim_pw5_pw11_64": ("PaDiM", 64, {**MOBILENET}, 1),
-    "conv_ae_mean_64": ("ConvAutoencoder", 64, {"score": "reconstruction"}, 20),
-    "conv_ae_map_max_64": ("ConvAutoencoder", 64, {"score": "map_max"}, 20),
+    "conv_ae_mean_64": ("ConvAutoencoder", 64, {"scoring": "reconstruction"}, 20),
+    "conv_ae_map_max_64": ("ConvAutoencoder", 64, {"scoring": "map_max"}, 20),
     # The networks trained from scratch at twice the demo's side (4x the pixels and FLOPs per epoch).
-    "conv_ae_map_max_128": ("ConvAutoencoder", 128, {"score": "map_max"}, 20),
-    "vae_conv_map_max_64": ("VAE", 64, {"encoder": "conv", "score": "map_max"}, 20),
-    "vae_conv_map_max_128": ("VAE", 128, {"encoder": "conv", "score": "map_max"}, 20),
-    "ganomaly_map_max_64_15ep": ("GANomaly", 64, {"score": "map_max"}, 15),
+    "conv_ae_map_max_128": ("ConvAutoencoder", 128, {"scoring": "map_max"}, 20),
+    "vae_conv_map_max_64": ("VAE", 64, {"architecture": "conv", "scoring": "map_max"}, 20),
+    "vae_conv_map_max_128": ("VAE", 128, {"architecture": "conv", "scoring": "map_max"}, 20),
+    "ganomaly_map_max_64_15ep": ("GANomaly", 64, {"scoring": "map_max"}, 15),
 }
 
 
-def run(name: str, root: Path, seed: int = 0) -> dict:
+def add_arguments(parser) -> None:
+    parser.add_argument("--only", nargs="*", default=None, help=f"configurations among {list(CONFIGS)}")
+
+
+def plan(args):
+    for name in args.only or list(CONFIGS):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            yield {"name": name}, seed
+
+
+@functools.lru_cache(maxsize=1)
+def wood_folder() -> Path:
+    from keras_oneclass import datasets
+
+    return datasets.synthetic_wood(Path(tempfile.gettempdir()) / "keras_oneclass_wood_settings", seed=0)
+
+
+def measure(config: dict, seed: int, args) -> dict:
     import keras_oneclass
     from keras_oneclass import datasets, metrics
 
-    detector, size, kwargs, epochs = CONFIGS[name]
-    data = datasets.read_folder(root, image_size=size)
+    detector, size, kwargs, epochs = CONFIGS[config["name"]]
+    data = datasets.read_folder(wood_folder(), image_size=size)
     train, test = data.train, data.test
     model = getattr(keras_oneclass, detector)(train.shape[1:], seed=seed, **kwargs)
     load = os.getloadavg()[0]
@@ -71,7 +83,9 @@ def run(name: str, root: Path, seed: int = 0) -> dict:
 
 
 def render(results: dict) -> str:
-    runs = results.get("runs", {})
+    order = {name: i for i, name in enumerate(CONFIGS)}
+    records = sorted(store.current(results), key=lambda r: (order.get(r["config"]["name"], len(order)), r["config"]["name"]))
+    runs = {r["config"]["name"]: r["figures"] for r in records}
     kinds = sorted({k for r in runs.values() for k in r["per_type"]})
     lines = ["# Settings study on the embedded synthetic wood set", "",
              "`datasets.synthetic_wood` (seed 0, 256 px boards resized to `px`), all 200 training boards, "
@@ -86,28 +100,3 @@ def render(results: dict) -> str:
                      + f" | {r['fit_seconds']:.1f} | {r['load_average']:.1f} |")
     lines += ["", f"Machine: {results.get('machine', {})}", ""]
     return "\n".join(lines)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", default=None, help=f"configurations among {list(CONFIGS)}")
-    parser.add_argument("--report", action="store_true")
-    args = parser.parse_args(argv)
-    results = load_json(JSON_PATH)
-    if not args.report:
-        from keras_oneclass import datasets
-
-        root = datasets.synthetic_wood(Path(tempfile.gettempdir()) / "keras_oneclass_wood_settings", seed=0)
-        for name in args.only or list(CONFIGS):
-            row = run(name, root)
-            print(name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-            results.setdefault("runs", {})[name] = row
-            results["machine"] = machine()
-            save_json(JSON_PATH, results)
-            MD_PATH.write_text(render(results))
-    MD_PATH.write_text(render(results))
-    print(MD_PATH.read_text())
-
-
-if __name__ == "__main__":
-    main()
