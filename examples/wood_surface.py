@@ -41,10 +41,9 @@ from keras_oneclass import datasets, metrics, plots
 
 # ----------------------------------------------------------------------------------------- models
 def _backbone_kwargs(cls, args) -> dict:
-    """``backbone=`` (or ``teacher=`` for EfficientAD-style constructors), weights and width."""
+    """``backbone=``, weights and width."""
     accepted = inspect.signature(cls.__init__).parameters
-    name = "backbone" if "backbone" in accepted else "teacher"
-    kwargs = {name: args.backbone, "weights": args.weights}
+    kwargs = {"backbone": args.backbone, "weights": args.weights}
     if "alpha" in accepted:
         kwargs["alpha"] = args.alpha
     return kwargs
@@ -53,19 +52,19 @@ def _backbone_kwargs(cls, args) -> dict:
 def autoencoder(input_shape, args):
     from keras_oneclass import ConvAutoencoder
 
-    return ConvAutoencoder(input_shape=input_shape, score="map_max", seed=args.seed)
+    return ConvAutoencoder(input_shape=input_shape, scoring="map_max", seed=args.seed)
 
 
 def vae(input_shape, args):
     from keras_oneclass import VAE
 
-    return VAE(input_shape=input_shape, encoder="conv", score="map_max", seed=args.seed)
+    return VAE(input_shape=input_shape, architecture="conv", scoring="map_max", seed=args.seed)
 
 
 def ganomaly(input_shape, args):
     from keras_oneclass import GANomaly
 
-    return GANomaly(input_shape=input_shape, score="map_max", seed=args.seed)
+    return GANomaly(input_shape=input_shape, scoring="map_max", seed=args.seed)
 
 
 def padim(input_shape, args):
@@ -95,7 +94,7 @@ def efficientad(input_shape, args):
 def dasvdd_conv(input_shape, args):
     from keras_oneclass import DASVDD
 
-    return DASVDD(input_shape=input_shape, encoder="conv", seed=args.seed)
+    return DASVDD(input_shape=input_shape, architecture="conv", seed=args.seed)
 
 
 # name -> factory(input_shape, args) -> detector; the six of the reference study come first.
@@ -133,12 +132,10 @@ def describe(model, args) -> dict:
 
 
 def anomaly_maps(model, images) -> np.ndarray | None:
-    """(N, H, W) maps when the detector draws them (blurred with sigma 4 where the method leaves it to us)."""
-    if not hasattr(model, "anomaly_map"):
+    """(N, H, W) maps when the detector draws them (blurred with each detector's ``blur_sigma``)."""
+    if not model.localizes:
         return None
-    accepted = inspect.signature(model.anomaly_map).parameters
-    maps = model.anomaly_map(images, sigma=4.0) if "sigma" in accepted else model.anomaly_map(images)
-    return np.asarray(maps, dtype=np.float32)
+    return np.asarray(model.anomaly_map(images), dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------------- pipeline
@@ -192,7 +189,7 @@ def run_model(name, train, validation, validation_labels, test, args, out: Path)
               **metrics.precision_recall_f1(test.labels, scores, threshold),
               "pixel_roc_auc": None, "fit_seconds": fit_seconds,
               "reference_image_roc_auc": REFERENCE_AUC.get(name) if args.data is None else None}
-    if hasattr(model, "anomaly_map"):
+    if model.localizes:
         print(f"  anomaly maps of {len(test)} test images")
     maps = anomaly_maps(model, test.images)
     if maps is not None and test.has_masks and test.masks.any():
@@ -313,7 +310,7 @@ def main(argv=None) -> int:
                 "epochs": args.epochs or "per model default", "command": " ".join(sys.argv)}
     note = ("Epochs are the demo's short CPU settings (column epochs), not the full training of each method's "
             "paper; 'reference study' is the image ROC AUC of our wood-surface reference study; px is the input "
-            "side. Autoencoder, VAE and GANomaly score an image by the peak of its blurred error map (score='map_max').")
+            "side. Autoencoder, VAE and GANomaly score an image by the peak of its blurred error map (scoring='map_max').")
     settings["note"] = note
     (out / "table.md").write_text(f"{table}\n\n{note}\n\nSettings: {json.dumps(settings)}\n")
     (out / "table.json").write_text(json.dumps({"settings": settings, "results": results}, indent=1) + "\n")

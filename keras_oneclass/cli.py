@@ -222,7 +222,7 @@ def evaluate_detector(model, test, verbose="auto") -> dict:
     if model.threshold is not None:
         result["threshold"] = model.threshold
         result.update(metrics.precision_recall_f1(labels, scores, model.threshold))
-    if hasattr(model, "anomaly_map") and getattr(test, "has_masks", False) and test.masks.any():
+    if model.localizes and getattr(test, "has_masks", False) and test.masks.any():
         result["pixel_roc_auc"] = float(metrics.pixel_roc_auc(test.masks, model.anomaly_map(test.images)))
     return result
 

@@ -8,6 +8,7 @@ flag and the threshold that travel with ``model.save``) lives here once.
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from typing import Any, Iterator
@@ -148,7 +149,7 @@ def run_stateless(variable_groups, value_groups, function):
 
 
 class Detector(keras.Model):
-    """Base class of every detector: see the module docstring and ARCHITECTURE.md section 1.
+    """Base class of every detector: see the module docstring and docs/design.md.
 
     Subclasses set ``default_batch_size``, implement ``score(x)`` returning (B,) float32 scores,
     ``compile`` with their published defaults, and optionally ``prepare_fit(x)`` (work done once
@@ -156,12 +157,19 @@ class Detector(keras.Model):
 
     Args:
         input_shape: shape of one sample, e.g. (28, 28, 1) or (8,).
-        seed: seed of every random choice the detector makes (initialisation, centre, ...).
+        seed: seed of every random choice the detector makes (initialisation, centre, data order, ...).
+            0 by default for every detector, so that two runs give the same scores; None draws fresh
+            randomness.
+
+    Where a setting lives: what defines the objective (loss weights, beta, kappa, the blur of the
+    maps, ...) is a constructor argument, stored under its own name and saved in ``get_config``; what
+    defines the optimisation (optimizer, learning rate, schedule) is an argument of ``compile()``,
+    which applies the paper's defaults when it is not called.
     """
 
     default_batch_size = 32
 
-    def __init__(self, input_shape, seed: int | None = None, **kwargs):
+    def __init__(self, input_shape, seed: int | None = 0, **kwargs):
         super().__init__(**kwargs)
         self.sample_shape = as_sample_shape(input_shape)
         self.seed = seed
@@ -354,26 +362,97 @@ class Detector(keras.Model):
                                  f"model.calibrate(x_normal) or set model.threshold first.")
         return self.predict(x, verbose=verbose) > self.threshold
 
+    # ----------------------------------------------------------------------------- localisation
+    localizes = False  # True for detectors that produce per-pixel anomaly maps of their (H, W, C) images
+
+    def map_batch(self, x):
+        """(B, H, W, C) batch -> (scores (B,), maps (B, H, W)) at the input resolution, blurred with
+        ``blur_sigma``; the scores are those of ``score``. Implemented by the detectors that localise."""
+        raise NotImplementedError
+
+    def score_and_map(self, x, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Image scores and anomaly maps from one pass over ``x``.
+
+        Args:
+            x: (N, H, W, C) images in [0, 1]: an array, a ``keras.utils.PyDataset`` or a batched
+                ``tf.data.Dataset``.
+            batch_size: batch size for arrays (default: the detector's).
+        Returns:
+            (scores (N,) float32, the same as ``predict(x)``; maps (N, H, W) float32 at the input
+            resolution, higher = more anomalous, blurred with ``blur_sigma`` pixels).
+        """
+        if not self.localizes:
+            if type(self).map_batch is not Detector.map_batch:
+                raise ValueError(f"anomaly maps need image inputs (H, W, C); this detector's input_shape is "
+                                 f"{self.sample_shape}.")
+            raise NotImplementedError(f"{type(self).__name__} scores whole samples and has no anomaly maps; "
+                                      "the detectors that localise are the autoencoders, VAE, GANomaly, PaDiM, "
+                                      "PatchCore and EfficientAD.")
+        self._require_fitted("score_and_map")
+        validate_input(x, self.sample_shape, "x")
+        scores, maps = [], []
+        for batch in iterate_batches(x, int(batch_size or self.default_batch_size)):
+            score, anomaly_map = self.map_batch(batch)
+            scores.append(np.asarray(ops.convert_to_numpy(score), dtype=np.float32).reshape(-1))
+            maps.append(np.asarray(ops.convert_to_numpy(anomaly_map), dtype=np.float32))
+        return np.concatenate(scores), np.concatenate(maps)
+
+    def anomaly_map(self, x, batch_size: int | None = None) -> np.ndarray:
+        """(N, H, W) float32 anomaly maps at the input resolution: see ``score_and_map``."""
+        return self.score_and_map(x, batch_size)[1]
+
     # ----------------------------------------------------------------------------- saving
     def build(self, input_shape=None):
         """Networks are built at construction; nothing is left to create here."""
         self.built = True
 
-    def hyperparameters(self) -> dict[str, Any]:
-        """Constructor arguments beyond ``input_shape`` and ``seed`` (for ``get_config``)."""
-        return {}
+    # Constructor arguments not saved in the config: where to find pretrained weights on this machine.
+    unsaved_arguments = frozenset({"weights_dir"})
+
+    @classmethod
+    def constructor_arguments(cls) -> list[str]:
+        """The names of the ``__init__`` arguments, in order (without ``self`` and ``**kwargs``)."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in parameters if p.name != "self"
+                and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]
+
+    def config_value(self, name: str):
+        """The value of constructor argument ``name`` that rebuilds this detector: by default the
+        attribute of the same name (tuples as lists, for JSON)."""
+        value = getattr(self, name)
+        return list(value) if isinstance(value, tuple) else value
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "trainable": self.trainable, "input_shape": list(self.sample_shape),
-                "seed": self.seed, **self.hyperparameters()}
+        """``name``, ``trainable`` and every constructor argument under its own name (derived from the
+        signature of ``__init__``; ``input_shape`` is the sample shape)."""
+        config = {"name": self.name, "trainable": self.trainable}
+        for argument in self.constructor_arguments():
+            if argument == "input_shape":
+                config[argument] = list(self.sample_shape)
+            elif argument not in self.unsaved_arguments:
+                config[argument] = self.config_value(argument)
+        return config
+
+    # Plain settings given to compile() (learning rates, ...): saved with the model and given to
+    # compile() again on load; optimizer objects passed to compile() are not saved.
+    def compile_settings(self) -> dict[str, Any]:
+        return dict(getattr(self, "_compile_settings", {}))
+
+    def remember_compile_settings(self, **settings) -> None:
+        """Record the plain compile() arguments (numbers, strings, None, lists of numbers) for
+        ``get_compile_config``."""
+        plain = (int, float, str, bool)
+        self._compile_settings = {
+            k: list(v) if isinstance(v, (list, tuple)) else v for k, v in settings.items()
+            if v is None or isinstance(v, plain) or (isinstance(v, (list, tuple)) and all(isinstance(i, plain) for i in v))}
 
     def get_compile_config(self):
-        # A saved detector records only that it was compiled; on load it compiles again with the
-        # published defaults, so its scores come from the same (XLA) graph and match bit for bit.
-        return {"defaults": True} if self.compiled else None
+        # A saved detector records that it was compiled and with which plain settings; on load it
+        # compiles again with them, so its scores come from the same (XLA) graph and match bit for bit.
+        return {"settings": self.compile_settings()} if self.compiled else None
 
     def compile_from_config(self, config):
-        self.compile()
+        self.compile(**{k: v for k, v in (config or {}).get("settings", {}).items() if v is not None})
 
     def get_build_config(self):
         return None

@@ -16,12 +16,12 @@ import pytest
 import keras_oneclass
 from keras_oneclass import cli, datasets, metrics
 
-FIT = ["--model", "DASVDD", "--param", "encoder=conv", "--epochs", "1", "--image-size", "16"]
+FIT = ["--model", "DASVDD", "--param", "architecture=conv", "--epochs", "1", "--image-size", "16"]
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """A tiny wood set and a DASVDD(encoder='conv') fitted on it by the command line."""
+    """A tiny wood set and a DASVDD(architecture="conv") fitted on it by the command line."""
     base = tmp_path_factory.mktemp("cli")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KERAS_ONECLASS_CACHE", str(base / "cache"))
@@ -59,7 +59,7 @@ def test_fit_saves_a_calibrated_detector(fitted):
     root, model_file = fitted
     model = keras.models.load_model(model_file)
     assert isinstance(model, keras_oneclass.DASVDD) and model.is_fitted
-    assert model.sample_shape == (16, 16, 3) and model.encoder_type == "conv"
+    assert model.sample_shape == (16, 16, 3) and model.architecture == "conv"
     # the threshold is the 95th percentile of the 10% held out (2 of 20 images, seed 0)
     images = cli.read_training_images(str(root), 16)
     held_out = images[np.sort(np.random.default_rng(0).permutation(20)[:2])]
@@ -104,6 +104,8 @@ def test_pixel_metric_when_the_model_has_maps(fitted):
     root, model_file = fitted
     model = keras.models.load_model(model_file)
     test = datasets.read_folder(root, image_size=16).test
+    assert "pixel_roc_auc" not in cli.evaluate_detector(model, test, verbose=0)  # DASVDD draws no maps
+    model.localizes = True
     model.anomaly_map = lambda x: test.masks.astype("float32") + 0.1  # a perfect map
     assert cli.evaluate_detector(model, test, verbose=0)["pixel_roc_auc"] == pytest.approx(1.0)
     rng = np.random.default_rng(0)

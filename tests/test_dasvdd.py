@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from conftest import blobs, shared_data
 from keras_oneclass import DASVDD, datasets, metrics, precision
-from keras_oneclass.scoring import squared_distance, squared_error_per_sample
+from keras_oneclass.losses import squared_distance, squared_error_per_sample
 
 
 @pytest.mark.parametrize("shape, hidden, latent, activation", [
@@ -91,39 +91,41 @@ def test_one_step_moves_the_centre_by_adagrad_lr_1_and_trains_the_network():
     assert all(np.isfinite(float(v)) for v in logs.values())
 
 
-def test_center_lr_decay_is_torch_adagrads_lr_decay():
+def test_center_learning_rate_decay_is_torch_adagrads_lr_decay(tmp_path):
     """The authors' code: torch.optim.Adagrad(lr=1, lr_decay=0.01), i.e. lr / (1 + t * 0.01) at update t."""
     x, _, _ = blobs(n_normal=200)
-    model = DASVDD(input_shape=(8,), gamma=1.0, center_lr_decay=0.5, seed=0)
-    model.compile()
+    model = DASVDD(input_shape=(8,), gamma=1.0, seed=0)
+    model.compile(center_learning_rate_decay=0.5)
     before = model.center.numpy().copy()
     model.train_step(tf.constant(x))
     np.testing.assert_allclose(np.abs(model.center.numpy() - before), 1.0, rtol=1e-4)  # update 0: lr 1, step +-lr
     model.train_step(tf.constant(x))
     model.train_step(tf.constant(x))
     assert float(model.center_optimizer.learning_rate) == pytest.approx(1.0 / (1.0 + 3 * 0.5))
-    restored = DASVDD.from_config(model.get_config())
-    assert restored.center_lr_decay == 0.5
+    model.fit(x, epochs=1, verbose=0)
+    model.save(tmp_path / "decay.keras")
+    restored = keras.models.load_model(tmp_path / "decay.keras")  # compile settings travel with the model
+    assert restored.compile_settings()["center_learning_rate_decay"] == 0.5
+    assert isinstance(restored.center_optimizer._learning_rate, keras.optimizers.schedules.InverseTimeDecay)
     plain = DASVDD(input_shape=(8,))
     plain.compile()
-    assert plain.center_lr_decay == 0.0 and float(plain.center_optimizer.learning_rate) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="center_lr_decay"):
-        DASVDD(input_shape=(8,), center_lr_decay=-0.1)
+    assert float(plain.center_optimizer.learning_rate) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="center_learning_rate_decay"):
+        DASVDD(input_shape=(8,)).compile(center_learning_rate_decay=-0.1)
 
 
-def test_center_lr_sets_the_centres_adagrad_step():
+def test_center_learning_rate_sets_the_centres_adagrad_step():
     """The authors' notebook: Adagrad(lr=0.01) for the CIFAR-10 centre, 0.1 for PIMA; the first step is +-lr."""
     x, _, _ = blobs(n_normal=200)
-    model = DASVDD(input_shape=(8,), gamma=1.0, center_lr=0.1, center_lr_decay=0.5, seed=0)
-    model.compile()
+    model = DASVDD(input_shape=(8,), gamma=1.0, seed=0)
+    model.compile(center_learning_rate=0.1, center_learning_rate_decay=0.5)
     before = model.center.numpy().copy()
     model.train_step(tf.constant(x))
     np.testing.assert_allclose(np.abs(model.center.numpy() - before), 0.1, rtol=1e-4)
     model.train_step(tf.constant(x))
     assert float(model.center_optimizer.learning_rate) == pytest.approx(0.1 / (1.0 + 2 * 0.5))
-    assert DASVDD.from_config(model.get_config()).center_lr == 0.1
-    with pytest.raises(ValueError, match="center_lr"):
-        DASVDD(input_shape=(8,), center_lr=0.0)
+    with pytest.raises(ValueError, match="center_learning_rate"):
+        DASVDD(input_shape=(8,)).compile(center_learning_rate=0.0)
 
 
 def test_score_is_reconstruction_plus_gamma_times_distance():
@@ -167,7 +169,7 @@ def test_bad_arguments_name_themselves(kwargs, message):
 
 def test_conv_encoder_needs_images():
     with pytest.raises(ValueError, match="images"):
-        DASVDD(input_shape=(8,), encoder="conv")
+        DASVDD(input_shape=(8,), architecture="conv")
 
 
 def test_mnist_digit_zero_reaches_the_paper_level():

@@ -45,13 +45,15 @@ def test_mnist_sized_inputs_take_the_mnist_pretraining_protocol():
     assert model.pretrain_weight_decay == pytest.approx(0.5e-3)
     model.pretrain(np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32), epochs=1, verbose=0)
     assert model.autoencoder.optimizer.l2 == pytest.approx(0.5e-3)
-    explicit = DeepSVDD(input_shape=(28, 28, 1), pretrain_epochs=3, pretrain_milestones=(2,),
-                        pretrain_weight_decay=0.0)
+    explicit = DeepSVDD(input_shape=(28, 28, 1), pretrain_epochs=3)
+    explicit.compile(pretrain_milestones=(2,), pretrain_weight_decay=0.0)
     assert (explicit.pretrain_epochs, explicit.pretrain_milestones, explicit.pretrain_weight_decay) == (3, (2,), 0.0)
+    assert DeepSVDD.from_config(explicit.get_config()).pretrain_epochs == 3
     restored = DeepSVDD.from_config(explicit.get_config())
-    assert restored.pretrain_weight_decay == 0.0 and restored.pretrain_epochs == 3
+    restored.compile_from_config(explicit.get_compile_config())  # what load_model does
+    assert restored.pretrain_weight_decay == 0.0 and restored.pretrain_milestones == (2,)
     with pytest.raises(ValueError, match="pretrain_weight_decay"):
-        DeepSVDD(input_shape=(28, 28, 1), pretrain_weight_decay=-1.0)
+        DeepSVDD(input_shape=(28, 28, 1)).compile(pretrain_weight_decay=-1.0)
 
 
 def test_center_is_the_mean_embedding_pushed_away_from_zero(data):
@@ -139,7 +141,8 @@ def test_pretraining_trains_the_shared_encoder(data):
 
 
 def test_learning_rate_drops_tenfold_at_the_milestone(data):
-    model = small(learning_rate_milestones=(2,))
+    model = small()
+    model.compile(learning_rate_milestones=(2,))
     rates = []
     recorder = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: rates.append(float(model.optimizer.learning_rate)))

@@ -1,6 +1,8 @@
-"""One parametrised test of the public contract (ARCHITECTURE.md section 1) over every detector."""
+"""One parametrised test of the public contract (docs/design.md, "The detector contract") over every detector."""
 
 from __future__ import annotations
+
+import inspect
 
 import keras
 import numpy as np
@@ -20,16 +22,16 @@ def tiny_mobilenet():
 # name -> (factory(seed), sample shape, epochs). New detectors join the contract by adding a row.
 DETECTORS = {
     "dasvdd_dense": (lambda seed: DASVDD(input_shape=(8,), seed=seed), (8,), 20),
-    "dasvdd_conv": (lambda seed: DASVDD(input_shape=(8, 8, 1), encoder="conv", latent_dim=16, seed=seed), (8, 8, 1), 5),
+    "dasvdd_conv": (lambda seed: DASVDD(input_shape=(8, 8, 1), architecture="conv", latent_dim=16, seed=seed), (8, 8, 1), 5),
     "ae_dense": (lambda seed: DenseAutoencoder(input_shape=(8,), hidden_units=(16,), latent_dim=4, seed=seed), (8,), 20),
     "ae_conv": (lambda seed: ConvAutoencoder(input_shape=(8, 8, 1), filters=(4, 8, 8), seed=seed), (8, 8, 1), 5),
     "vae_dense": (lambda seed: VAE(input_shape=(8,), hidden_units=(16,), latent_dim=4, seed=seed), (8,), 20),
-    "vae_conv": (lambda seed: VAE(input_shape=(16, 16, 1), encoder="conv", filters=(4, 8, 8, 8), latent_dim=4,
+    "vae_conv": (lambda seed: VAE(input_shape=(16, 16, 1), architecture="conv", filters=(4, 8, 8, 8), latent_dim=4,
                                   reconstruction_loss="mse", seed=seed), (16, 16, 1), 5),
     "ganomaly": (lambda seed: GANomaly(input_shape=(8, 8, 1), latent_dim=16, base_filters=8, seed=seed), (8, 8, 1), 5),
     "padim": (lambda seed: PaDiM((32, 32, 1), backbone=tiny_mobilenet(), n_features=50, seed=seed), (32, 32, 1), 1),
     "patchcore": (lambda seed: PatchCore((32, 32, 1), backbone=tiny_mobilenet(), seed=seed), (32, 32, 1), 1),
-    "efficientad": (lambda seed: EfficientAD((32, 32, 1), teacher=tiny_mobilenet(), seed=seed), (32, 32, 1), 2),
+    "efficientad": (lambda seed: EfficientAD((32, 32, 1), backbone=tiny_mobilenet(), seed=seed), (32, 32, 1), 2),
     # 256 samples = 2 steps an epoch: 20 epochs let the BatchNorm statistics settle at lr 1e-4
     "deep_svdd_original": (lambda seed: DeepSVDD(input_shape=(28, 28, 1), pretrain_epochs=1, seed=seed), (28, 28, 1), 20),
     "deep_svdd_enhanced": (lambda seed: DeepSVDD(input_shape=(28, 28, 1), variant="enhanced", pretrain_epochs=0,
@@ -82,6 +84,31 @@ def test_save_and_load_restore_identical_scores_and_threshold(trained):
                                   model.predict(trained["x_test"], verbose=0))
     assert loaded.threshold == model.threshold
     np.testing.assert_array_equal(loaded.detect(trained["x_test"]), model.detect(trained["x_test"]))
+
+
+def test_config_holds_every_constructor_argument_under_its_own_name(trained):
+    model = trained["model"]
+    arguments = set(type(model).constructor_arguments()) - {"weights_dir"}
+    config = model.get_config()
+    assert arguments <= set(config), f"missing from get_config: {sorted(arguments - set(config))}"
+    rebuilt = type(model).from_config(config)
+    assert rebuilt.get_config() == config == model.get_config()  # rebuilding consumes nothing
+    assert inspect.signature(type(model).__init__).parameters["seed"].default == 0  # one default-seed policy
+
+
+def test_localising_detectors_keep_one_map_contract(trained):
+    model, x = trained["model"], trained["x_test"][:5]
+    if not model.localizes:  # DASVDD, Deep SVDD; autoencoders on tables
+        with pytest.raises((NotImplementedError, ValueError), match="no anomaly maps|image inputs"):
+            model.anomaly_map(x)
+        return
+    maps = model.anomaly_map(x)
+    height, width = trained["shape"][:2]
+    assert maps.shape == (5, height, width) and maps.dtype == np.float32 and np.isfinite(maps).all()
+    scores, maps_again = model.score_and_map(x, batch_size=2)
+    np.testing.assert_allclose(scores, model.predict(x, verbose=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(maps_again, maps, rtol=1e-5, atol=1e-6)
+    assert "blur_sigma" in model.get_config()
 
 
 def test_same_seed_gives_identical_scores(trained):

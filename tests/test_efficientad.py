@@ -13,7 +13,7 @@ from test_padim import textures, tiny_backbone, with_defect
 @pytest.fixture(scope="module")
 def fitted():
     keras.utils.set_random_seed(0)
-    model = EfficientAD((32, 32, 1), teacher=tiny_backbone(), channels=16, seed=0)
+    model = EfficientAD((32, 32, 1), backbone=tiny_backbone(), channels=16, seed=0)
     teacher_before = [w.copy() for w in model.extractor.get_weights()]
     student_before = [w.copy() for w in model.student.get_weights()]
     x_train, x_val = textures(48), textures(16, seed=1)
@@ -70,6 +70,8 @@ def test_scores_maps_and_defects(fitted):
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="hard_quantile"):
-        EfficientAD((32, 32, 1), teacher=tiny_backbone(), hard_quantile=1.0)
-    with pytest.raises(ValueError, match="teacher must be one of"):
-        EfficientAD((32, 32, 1), teacher="vgg16", weights=None)
+        EfficientAD((32, 32, 1), backbone=tiny_backbone(), hard_quantile=1.0)
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        EfficientAD((32, 32, 1), backbone="vgg16", weights=None)
+    with pytest.raises(ValueError, match="one feature layer"):
+        EfficientAD((32, 32, 1), backbone=tiny_backbone(), layers=["conv_pw_3_relu", "conv_pw_5_relu"])

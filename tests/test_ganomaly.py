@@ -34,11 +34,11 @@ def test_history_tracks_every_loss_and_score_is_latent_distance():
     assert model.anomaly_map(x[:3]).shape == (3, 8, 8)
 
 
-def test_compile_takes_two_optimizers_and_loss_weights():
+def test_compile_takes_two_optimizers_and_the_constructor_the_loss_weights(tmp_path):
     x = data()
-    model = small()
+    model = small(adversarial_weight=0.0, contextual_weight=2.0, latent_weight=0.0)
     g, d = keras.optimizers.Adam(1e-3), keras.optimizers.SGD(1e-2)
-    model.compile(g_optimizer=g, d_optimizer=d, adversarial_weight=0.0, contextual_weight=2.0, latent_weight=0.0)
+    model.compile(g_optimizer=g, d_optimizer=d)
     history = model.fit(x, epochs=1, verbose=0).history
     assert model.g_optimizer is g and model.d_optimizer is d
     assert int(g.iterations) == 1 and int(d.iterations) == 1  # 64 samples, batch 64: one step each
@@ -48,6 +48,11 @@ def test_compile_takes_two_optimizers_and_loss_weights():
     assert float(defaults.g_optimizer.learning_rate) == pytest.approx(2e-4)
     assert float(defaults.d_optimizer.beta_1) == pytest.approx(0.5)
     assert (defaults.adversarial_weight, defaults.contextual_weight, defaults.latent_weight) == (1.0, 50.0, 1.0)
+    model.save(tmp_path / "weights.keras")
+    loaded = keras.models.load_model(tmp_path / "weights.keras")
+    assert (loaded.adversarial_weight, loaded.contextual_weight, loaded.latent_weight) == (0.0, 2.0, 0.0)
+    with pytest.raises(ValueError, match="contextual_weight"):
+        small(contextual_weight=-1.0)
 
 
 def test_discriminator_is_reinitialised_when_its_loss_collapses():
@@ -68,8 +73,8 @@ def test_discriminator_is_reinitialised_when_its_loss_collapses():
 def test_pyramid_and_shape_errors():
     assert pyramid((32, 32, 1)) == (3, 4, 4) and pyramid((28, 28, 1)) == (2, 7, 7)
     assert pyramid((256, 256, 3)) == (6, 4, 4)
-    with pytest.raises(ValueError, match="even"):
-        GANomaly(input_shape=(7, 8, 1))
+    assert pyramid((27, 28, 1)) == pyramid((28, 28, 1))  # odd sides are padded to the next even size
+    assert GANomaly(input_shape=(7, 8, 1)).generator_decoder.output_shape == (None, 7, 8, 1)
     with pytest.raises(ValueError, match="images"):
         GANomaly(input_shape=(64,))
 

@@ -105,7 +105,7 @@ def test_ivf_index_and_save_load_rebuilds_it(fitted, tmp_path):
     assert model.neighbours().kind == "ivf"
     model.save(tmp_path / "patchcore.keras")
     loaded = keras.models.load_model(tmp_path / "patchcore.keras")
-    assert loaded.memory_size == model.memory_size and loaded.index_type == "ivf"
+    assert loaded.memory_size == model.memory_size and loaded.index == "ivf"
     np.testing.assert_array_equal(loaded.memory_bank.numpy(), model.memory_bank.numpy())
     test = with_defect(textures(4, seed=9))
     np.testing.assert_array_equal(loaded.predict(test), model.predict(test))

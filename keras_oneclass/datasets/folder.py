@@ -193,7 +193,7 @@ def read_folder(root: str | os.PathLike, image_size: int | tuple[int, int] = 256
 
 def load_folder(root: str | os.PathLike, image_size: int | tuple[int, int] = 256, color_mode: str = "auto",
                 batch_size: int = 32, shuffle: bool = True, seed: int = 0, cache: bool = True):
-    """An MVTec-layout folder as ``(train_ds, test)`` (ARCHITECTURE.md section 1).
+    """An MVTec-layout folder as ``(train_ds, test)`` (docs/design.md, "The detector contract").
 
     Args:
         root, image_size, color_mode, cache: as in ``read_folder``.

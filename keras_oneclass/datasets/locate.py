@@ -1,6 +1,6 @@
 """Finding local copies of datasets: an explicit path, then `$KERAS_ONECLASS_DATA`.
 
-Every loader looks in the same order (ARCHITECTURE.md, section 4): the `path=` argument, the
+Every loader looks in the same order (docs/design.md, "Data"): the `path=` argument, the
 folder(s) named by the environment variable `KERAS_ONECLASS_DATA` (several may be joined with
 `os.pathsep`), then its own download, and fails with `missing_data_error` when all of them fail.
 """

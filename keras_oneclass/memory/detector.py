@@ -13,14 +13,15 @@ restore identical scores.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from typing import Sequence
 
 import keras
 import numpy as np
 
 from keras_oneclass import backends
 from keras_oneclass.detector import Detector, iterate_batches, validate_input
-from keras_oneclass.networks.backbones import FeatureExtractor
+from keras_oneclass.anomaly_map import check_blur_sigma
+from keras_oneclass.networks.backbones import BackboneArguments, FeatureExtractor
 from keras_oneclass.postprocessing import gaussian_blur, upsample_maps
 
 
@@ -31,7 +32,7 @@ _FIT_ARGS_WITHOUT_EFFECT = frozenset({
     "validation_data", "validation_steps", "validation_batch_size", "validation_freq", "drop_remainder"})
 
 
-class FeatureMemoryDetector(Detector):
+class FeatureMemoryDetector(BackboneArguments, Detector):
     """Pretrained backbone + a memory of normal patch features. Subclasses implement ``embed``,
     ``accumulate``, ``finish_fit`` and ``patch_scores`` (and optionally ``image_scores``).
 
@@ -43,11 +44,13 @@ class FeatureMemoryDetector(Detector):
         weights: "imagenet", None or a path (with a family name).
         alpha: MobileNet width multiplier (with a family name).
         weights_dir: folder searched first for the ImageNet weights file.
-        blur_sigma: standard deviation of the Gaussian blur of the maps, in input pixels (4).
-        seed: seed of every random choice.
+        blur_sigma: Gaussian blur of the anomaly maps (and so of the image score), in input pixels;
+            0 = none. 4 (PaDiM and PatchCore).
+        seed: seed of every random choice (0).
     """
 
     default_batch_size = 16
+    localizes = True
 
     def __init__(self, input_shape, backbone="mobilenet", layers: Sequence[str] | None = None,
                  weights="imagenet", alpha: float = 1.0, weights_dir=None, preprocessing: str | None = None,
@@ -55,14 +58,8 @@ class FeatureMemoryDetector(Detector):
         super().__init__(input_shape, seed=seed, **kwargs)
         self.extractor = FeatureExtractor(backbone, self.sample_shape, layers=layers, weights=weights,
                                           alpha=alpha, weights_dir=weights_dir, preprocessing=preprocessing)
-        self.blur_sigma = float(blur_sigma)
+        self.blur_sigma = check_blur_sigma(blur_sigma)
         self._embed_graph = None
-
-    # ----------------------------------------------------------------------------- config
-    def hyperparameters(self) -> dict[str, Any]:
-        config = self.extractor.get_config()
-        return {"backbone": config["backbone"], "layers": config["layers"], "weights": None,
-                "alpha": config["alpha"], "preprocessing": config["preprocessing"], "blur_sigma": self.blur_sigma}
 
     def compile(self, **kwargs):
         """Nothing to optimise: compiles without an optimizer or loss (no XLA; faiss runs outside the graph)."""
@@ -183,27 +180,18 @@ class FeatureMemoryDetector(Detector):
         """Reset the running memory before a pass (hook for subclasses)."""
 
     # ----------------------------------------------------------------------------- scoring
-    def score_and_map(self, x, batch_size: int | None = None, verbose=0) -> tuple[np.ndarray, np.ndarray]:
-        """Image scores (N,) and anomaly maps (N, H, W) at the input resolution, in one pass."""
-        self._require_fitted("predict")
-        validate_input(x, self.sample_shape, "x")
-        scores, maps = [], []
-        for batch in iterate_batches(x, int(batch_size or self.default_batch_size)):
-            embeddings = self.embeddings_of(batch)
-            patch = self.patch_scores(embeddings)
-            blurred = upsample_maps(patch, self.sample_shape[:2])
-            if self.blur_sigma > 0:
-                blurred = np.asarray(keras.ops.convert_to_numpy(gaussian_blur(blurred, self.blur_sigma)))
-            scores.append(np.asarray(self.image_scores(patch, blurred, embeddings), dtype=np.float32))
-            maps.append(blurred)
-        return np.concatenate(scores), np.concatenate(maps)
-
-    def anomaly_map(self, x, batch_size: int | None = None) -> np.ndarray:
-        """(N, H, W) float32 anomaly maps at the input resolution (higher = more anomalous)."""
-        return self.score_and_map(x, batch_size)[1]
+    def map_batch(self, x):
+        """Image scores (B,) and anomaly maps (B, H, W) of one batch, as numpy."""
+        embeddings = self.embeddings_of(x)
+        patch = self.patch_scores(embeddings)
+        maps = upsample_maps(patch, self.sample_shape[:2])
+        if self.blur_sigma > 0:
+            maps = np.asarray(keras.ops.convert_to_numpy(gaussian_blur(maps, self.blur_sigma)))
+        return np.asarray(self.image_scores(patch, maps, embeddings), dtype=np.float32), maps
 
     def predict(self, x, batch_size=None, verbose="auto", **kwargs) -> np.ndarray:
         """Image anomaly scores, shape (N,), float32."""
+        self._require_fitted("predict")
         return self.score_and_map(x, batch_size)[0]
 
     def score(self, x):

@@ -2,10 +2,10 @@
 
 Trained on normal data to minimise the reconstruction error (mean squared error, or binary
 cross-entropy for the conv net's sigmoid output); a sample the network cannot reconstruct well is
-anomalous. Score = per-sample mean squared error over all pixels and
-channels (``score="reconstruction"``) or, for images, the maximum of the Gaussian-blurred error map
-(``score="map_max"``: localised defects on texture); ``anomaly_map`` = per-pixel squared error
-(channel mean), optionally Gaussian-smoothed.
+anomalous. Score = per-sample mean squared error over all pixels and channels
+(``scoring="reconstruction"``) or, for images, the maximum of the anomaly map (``scoring="map_max"``:
+localised defects on texture); ``anomaly_map`` = per-pixel squared error (channel mean), blurred with
+``blur_sigma`` pixels.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, map_max_score, squared_error_map
+from keras_oneclass import losses
+from keras_oneclass.anomaly_map import ReconstructionMaps
 from keras_oneclass.detector import PACKAGE
 from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
-from keras_oneclass.scoring import squared_error_per_sample
 from keras_oneclass.training import Phase, TrainedDetector
+
+RECONSTRUCTION_LOSSES = ("mse", "bce")
+SCORINGS = ("reconstruction", "map_max")
 
 
 class Autoencoder(ReconstructionMaps, TrainedDetector):
@@ -29,34 +32,34 @@ class Autoencoder(ReconstructionMaps, TrainedDetector):
     Subclasses set ``self.encoder`` and ``self.decoder`` in ``__init__``.
     """
 
-    learning_rate = 1e-3
+    learning_rate = 1e-3  # Adam's, the default of compile()
 
-    def __init__(self, input_shape, loss: str = "mse", score: str = "reconstruction", map_sigma: float = 4.0,
-                 seed: int | None = None, **kwargs):
+    def __init__(self, input_shape, reconstruction_loss: str = "mse", scoring: str = "reconstruction",
+                 blur_sigma: float = 4.0, seed: int | None = 0, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
-        if loss not in ("mse", "bce"):
-            raise ValueError(f"loss must be 'mse' or 'bce', got {loss!r}.")
-        self.loss_type = loss
-        self.check_map_score(score, ("reconstruction", "map_max"), map_sigma)
+        if reconstruction_loss not in RECONSTRUCTION_LOSSES:
+            raise ValueError(f"reconstruction_loss must be one of {RECONSTRUCTION_LOSSES}, got {reconstruction_loss!r}.")
+        self.reconstruction_loss = reconstruction_loss
+        self.check_scoring(scoring, SCORINGS, blur_sigma)
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def training_loss(self, x, x_hat):
         """Batch-mean training loss: mean squared error, or mean binary cross-entropy per pixel ("bce",
         for sigmoid outputs: its gradient does not vanish when the sigmoid saturates)."""
-        if self.loss_type == "bce":
-            from keras_oneclass.models.vae import reconstruction_loss
-
-            return ops.mean(reconstruction_loss(x, x_hat, "bce")) / float(np.prod(self.sample_shape))
-        return ops.mean(squared_error_per_sample(x, x_hat))
+        if self.reconstruction_loss == "bce":
+            return ops.mean(losses.reconstruction_loss(x, x_hat, "bce")) / float(np.prod(self.sample_shape))
+        return ops.mean(losses.squared_error_per_sample(x, x_hat))
 
     @property
     def metrics(self):
         return [self.loss_tracker]
 
-    def compile(self, optimizer=None, **kwargs):
-        """Adam(1e-3) by default; wrapped in a ``LossScaleOptimizer`` under ``mixed_float16``."""
-        self.compile_phases({"network": (optimizer or keras.optimizers.Adam(self.learning_rate),
-                                         self.trainable_variables)}, **kwargs)
+    def compile(self, optimizer=None, learning_rate: float | None = None, **kwargs):
+        """Adam(``learning_rate``, 1e-3 by default) unless ``optimizer`` is given; wrapped in a
+        ``LossScaleOptimizer`` under ``mixed_float16``."""
+        self.remember_compile_settings(learning_rate=learning_rate)
+        optimizer = optimizer or keras.optimizers.Adam(learning_rate or self.learning_rate)
+        self.compile_phases({"network": (optimizer, self.trainable_variables)}, **kwargs)
 
     def train_phases(self):
         return [Phase("network", self.trainable_variables, self.phase_optimizer("network"), self.network_loss)]
@@ -78,17 +81,18 @@ class Autoencoder(ReconstructionMaps, TrainedDetector):
 
     def score(self, x):
         """(B,) float32 mean squared reconstruction error, or the peak of the blurred error map ("map_max")."""
-        if self.score_type == "map_max":
-            return map_max_score(x, self.reconstruct(x), self.map_sigma)
-        return squared_error_per_sample(x, self.reconstruct(x))
+        return self._scores(x, self.reconstruct(x))
 
-    def _score_and_map_batch(self, x):
-        """One reconstruction for both the score and the map."""
+    def _scores(self, x, x_hat, error_map=None):
+        if self.scoring == "map_max":
+            return ops.max(self.error_map(x, x_hat) if error_map is None else error_map, axis=(1, 2))
+        return losses.squared_error_per_sample(x, x_hat)
+
+    def map_batch(self, x):
+        """One reconstruction for both the scores and the maps."""
         x_hat = self.reconstruct(x)
-        error_map = squared_error_map(x, x_hat)
-        if self.score_type == "map_max":
-            return blurred_peak(error_map, self.map_sigma), error_map
-        return squared_error_per_sample(x, x_hat), error_map
+        error_map = self.error_map(x, x_hat)
+        return self._scores(x, x_hat, error_map), error_map
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -103,11 +107,13 @@ class DenseAutoencoder(Autoencoder):
         hidden_units: encoder widths; the decoder mirrors them. (400,).
         latent_dim: size of the (linear) code. 20.
         output_activation: "sigmoid" for data in [0, 1]; None for unbounded data.
-        loss: training loss, "mse" (default) or "bce" (sigmoid outputs only). The score is the MSE.
-        score: "reconstruction" (mean squared error; default) or "map_max" (images only: the peak of
-            the error map blurred with ``map_sigma`` pixels).
-        map_sigma: blur of the "map_max" score in pixels. 4.
-        seed: initialisation and shuffling seed.
+        reconstruction_loss: training loss, "mse" (default) or "bce" (sigmoid outputs only). The
+            score is the MSE.
+        scoring: "reconstruction" (mean squared error; default) or "map_max" (images only: the peak
+            of the anomaly map).
+        blur_sigma: Gaussian blur of the anomaly maps (and so of the "map_max" score), in pixels;
+            0 = none. 4.
+        seed: initialisation and shuffling seed (0).
 
     Example:
         >>> from keras_oneclass import DenseAutoencoder, datasets
@@ -120,9 +126,10 @@ class DenseAutoencoder(Autoencoder):
     default_batch_size = 128
 
     def __init__(self, input_shape, hidden_units: Sequence[int] = (400,), latent_dim: int = 20,
-                 output_activation: str | None = "sigmoid", loss: str = "mse", score: str = "reconstruction",
-                 map_sigma: float = 4.0, seed: int | None = None, **kwargs):
-        super().__init__(input_shape, loss=loss, score=score, map_sigma=map_sigma, seed=seed, **kwargs)
+                 output_activation: str | None = "sigmoid", reconstruction_loss: str = "mse",
+                 scoring: str = "reconstruction", blur_sigma: float = 4.0, seed: int | None = 0, **kwargs):
+        super().__init__(input_shape, reconstruction_loss=reconstruction_loss, scoring=scoring,
+                         blur_sigma=blur_sigma, seed=seed, **kwargs)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.latent_dim = int(latent_dim)
         if self.latent_dim < 1 or any(u < 1 for u in self.hidden_units):
@@ -139,9 +146,6 @@ class DenseAutoencoder(Autoencoder):
         # to gain from fusion (DASVDD's 1024-256 net does).
         return False
 
-    def hyperparameters(self):
-        return {"hidden_units": list(self.hidden_units), "latent_dim": self.latent_dim,
-                "output_activation": self.output_activation, "loss": self.loss_type, **self.score_hyperparameters()}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -149,32 +153,34 @@ class ConvAutoencoder(Autoencoder):
     """Convolutional autoencoder: 3 x (conv 3x3 ReLU + 2x2 max-pool) with 32, 64, 128 filters, mirrored
     upsampling decoder, sigmoid output (the network of our wood-surface reference study).
 
-    Fully convolutional by default (the code is the (H/8, W/8, 128) feature map), so it takes any
-    image whose sides are divisible by 8, grayscale or RGB; ``latent_dim`` adds a dense bottleneck.
+    Fully convolutional by default (the code is the (H/8, W/8, 128) feature map), so it takes images
+    of any size, grayscale or RGB (sides not divisible by 8 are zero-padded inside and cropped back,
+    see ``networks.padding``); ``latent_dim`` adds a dense bottleneck.
 
     Args:
-        input_shape: (H, W, C), H and W divisible by 2 ** len(filters) (8 by default).
+        input_shape: (H, W, C), e.g. (28, 28, 1) or (256, 256, 3).
         filters: filters per encoder stage. (32, 64, 128).
         kernel_size: conv kernel side. 3.
         latent_dim: None (fully convolutional) or the size of a dense code.
         output_activation: "sigmoid" for images in [0, 1]; None for unbounded data.
         initializer: "he" (He-uniform kernels, zero biases; default) or "torch" (PyTorch's default).
-        loss: training loss, "bce" (default: binary cross-entropy per pixel, for sigmoid outputs) or
-            "mse". With sigmoid + MSE the output saturated to all zeros within 8 Adam steps on MNIST
+        reconstruction_loss: training loss, "bce" (default: binary cross-entropy per pixel, for
+            sigmoid outputs) or "mse". With sigmoid + MSE the output saturated to all zeros within 8 Adam steps on MNIST
             (the gradient of a saturated sigmoid vanishes under MSE, not under BCE) and stayed there:
             loss 0.118 = mean(x^2), AUC 24 on digit 0. The score is the MSE whichever loss trains.
-        score: "reconstruction" (mean squared error; default) or "map_max" (the peak of the error map
-            blurred with ``map_sigma`` pixels: small defects on texture).
-        map_sigma: blur of the "map_max" score in pixels. 4.
+        scoring: "reconstruction" (mean squared error; default) or "map_max" (the peak of the anomaly
+            map: small defects on texture).
+        blur_sigma: Gaussian blur of the anomaly maps (and so of the "map_max" score), in pixels;
+            0 = none. 4.
         negative_slope: slope of the activations for negative inputs; 0 = ReLU.
-        seed: initialisation and shuffling seed.
+        seed: initialisation and shuffling seed (0).
 
     Example:
         >>> import numpy as np
         >>> from keras_oneclass import ConvAutoencoder
         >>> model = ConvAutoencoder(input_shape=(32, 32, 3), seed=0)
         >>> _ = model.fit(np.random.rand(64, 32, 32, 3).astype("float32"), epochs=1, verbose=0)
-        >>> model.anomaly_map(np.random.rand(2, 32, 32, 3).astype("float32"), sigma=4).shape
+        >>> model.anomaly_map(np.random.rand(2, 32, 32, 3).astype("float32")).shape
         (2, 32, 32)
     """
 
@@ -182,9 +188,10 @@ class ConvAutoencoder(Autoencoder):
 
     def __init__(self, input_shape, filters: Sequence[int] = (32, 64, 128), kernel_size: int = 3,
                  latent_dim: int | None = None, output_activation: str | None = "sigmoid",
-                 initializer: str = "he", negative_slope: float = 0.0, loss: str = "bce",
-                 score: str = "reconstruction", map_sigma: float = 4.0, seed: int | None = None, **kwargs):
-        super().__init__(input_shape, loss=loss, score=score, map_sigma=map_sigma, seed=seed, **kwargs)
+                 initializer: str = "he", negative_slope: float = 0.0, reconstruction_loss: str = "bce",
+                 scoring: str = "reconstruction", blur_sigma: float = 4.0, seed: int | None = 0, **kwargs):
+        super().__init__(input_shape, reconstruction_loss=reconstruction_loss, scoring=scoring,
+                         blur_sigma=blur_sigma, seed=seed, **kwargs)
         if len(self.sample_shape) != 3:
             raise ValueError(f"ConvAutoencoder needs images: input_shape=(H, W, C), got {self.sample_shape}.")
         self.filters = tuple(int(f) for f in filters)
@@ -198,8 +205,3 @@ class ConvAutoencoder(Autoencoder):
             output_activation=output_activation, negative_slope=self.negative_slope, seed=self.seed_for(0),
             name="conv_autoencoder", initializer=initializer)
         self.build()
-
-    def hyperparameters(self):
-        return {"filters": list(self.filters), "kernel_size": self.kernel_size, "latent_dim": self.latent_dim,
-                "output_activation": self.output_activation, "initializer": self.initializer,
-                "negative_slope": self.negative_slope, "loss": self.loss_type, **self.score_hyperparameters()}

@@ -32,7 +32,7 @@ from keras import ops
 
 from keras_oneclass.detector import PACKAGE, iterate_batches
 from keras_oneclass.networks import conv_autoencoder, dense_autoencoder
-from keras_oneclass.scoring import squared_distance, squared_error_per_sample
+from keras_oneclass.losses import squared_distance, squared_error_per_sample
 from keras_oneclass.training import Phase, TrainedDetector
 
 # Section 4.3 network presets, chosen from the number of input features when not given.
@@ -54,8 +54,8 @@ class DASVDD(TrainedDetector):
 
     Args:
         input_shape: shape of one sample, e.g. (28, 28, 1), (32, 32, 3) or (8,).
-        encoder: "dense" (the paper's MLP; images are flattened inside) or "conv" (a conv
-            encoder/decoder for images whose sides are divisible by 4).
+        architecture: "dense" (the paper's MLP; images are flattened inside) or "conv" (a conv
+            encoder/decoder for images; sides not divisible by 4 are zero-padded inside).
         hidden_units: widths of the dense encoder's hidden layers (decoder mirrors them). Default by
             input size: (1024,) for MNIST-size inputs, (1024, 512) for CIFAR-size, (10, 10) for tables
             (Section 4.3). The authors' released code adds a 256-unit layer, (1024, 256) and
@@ -68,12 +68,10 @@ class DASVDD(TrainedDetector):
         kappa: fraction of each batch that trains the network; the rest trains the centre. 0.9.
         gamma: weight of the SVDD term; None computes it before training (eq. 6).
         gamma_trials: T, the number of random initialisations averaged for gamma. 10.
-        center_lr: Adagrad learning rate of the centre; 1 (the paper). The authors' notebook
-            (``main.ipynb``) uses 1 for MNIST, 0.01 for CIFAR-10 and 0.1 for PIMA.
-        center_lr_decay: Adagrad learning-rate decay of the centre, lr_t = center_lr / (1 + t * decay)
-            at update t = 0, 1, ...; 0 (the paper: Adagrad, lr 1). The authors' code uses 0.01
-            (``torch.optim.Adagrad(lr_decay=0.01)``).
-        seed: seed for initialisation, the centre draw and the gamma trials.
+        seed: seed for initialisation, the centre draw, the gamma trials and the data order (0).
+
+    The optimisation is set by ``compile()``: Adam for the network, Adagrad for the centre, with
+    their learning rates (see ``compile``).
 
     Fitted state: ``center`` (latent_dim,), ``gamma`` (float), ``threshold`` after ``calibrate``.
 
@@ -81,40 +79,37 @@ class DASVDD(TrainedDetector):
         >>> from keras_oneclass import DASVDD, datasets
         >>> train_ds, (x_test, y_test) = datasets.load_oneclass("mnist", normal_class=0)
         >>> model = DASVDD(input_shape=(28, 28, 1), seed=0)
+        >>> model.compile(center_learning_rate=1.0)  # optional: the paper's defaults apply without it
         >>> model.fit(train_ds, epochs=30)
         >>> scores = model.predict(x_test)          # (10000,) float32
     """
 
     default_batch_size = 200
+    # compile() defaults (Section 4.3): Adam for the network, Adagrad for the centre.
     learning_rate = 1e-3
     weight_decay = 1e-7
+    center_learning_rate = 1.0
+    center_learning_rate_decay = 0.0
 
-    def __init__(self, input_shape, encoder: str = "dense", hidden_units: Sequence[int] | None = None,
+    def __init__(self, input_shape, architecture: str = "dense", hidden_units: Sequence[int] | None = None,
                  latent_dim: int | None = None, output_activation: str | None = "auto", kappa: float = 0.9,
-                 gamma: float | None = None, gamma_trials: int = 10, center_lr: float = 1.0,
-                 center_lr_decay: float = 0.0, seed: int | None = None, **kwargs):
+                 gamma: float | None = None, gamma_trials: int = 10, seed: int | None = 0, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
-        if encoder not in ("dense", "conv"):
-            raise ValueError(f"encoder must be 'dense' or 'conv', got {encoder!r}.")
+        if architecture not in ("dense", "conv"):
+            raise ValueError(f"architecture must be 'dense' or 'conv', got {architecture!r}.")
         if not 0.0 < kappa < 1.0:
             raise ValueError(f"kappa must be in (0, 1), got {kappa}.")
         if gamma is not None and not (np.isfinite(gamma) and gamma >= 0):
             raise ValueError(f"gamma must be a non-negative number or None (computed), got {gamma!r}.")
         if int(gamma_trials) < 1:
             raise ValueError(f"gamma_trials must be >= 1, got {gamma_trials}.")
-        if not (np.isfinite(center_lr) and center_lr > 0):
-            raise ValueError(f"center_lr must be a positive number, got {center_lr!r}.")
-        if not (np.isfinite(center_lr_decay) and center_lr_decay >= 0):
-            raise ValueError(f"center_lr_decay must be a non-negative number, got {center_lr_decay!r}.")
         preset = preset_for(int(math.prod(self.sample_shape)))
-        self.encoder_type = encoder
+        self.architecture = architecture
         self.hidden_units = tuple(int(u) for u in (preset["hidden_units"] if hidden_units is None else hidden_units))
         self.latent_dim = int(preset["latent_dim"] if latent_dim is None else latent_dim)
         self.output_activation = preset["output_activation"] if output_activation == "auto" else output_activation
         self.kappa = float(kappa)
         self.gamma_trials = int(gamma_trials)
-        self.center_lr = float(center_lr)
-        self.center_lr_decay = float(center_lr_decay)
         self.encoder, self.decoder = self._networks(self.seed_for(0))
         self.center = self.add_weight(
             name="center", shape=(self.latent_dim,), dtype="float32", trainable=True,
@@ -128,9 +123,9 @@ class DASVDD(TrainedDetector):
         self.build()
 
     def _networks(self, seed):
-        if self.encoder_type == "conv":
+        if self.architecture == "conv":
             if len(self.sample_shape) != 3:
-                raise ValueError(f"encoder='conv' needs images (H, W, C), got input_shape={self.sample_shape}.")
+                raise ValueError(f"architecture='conv' needs images (H, W, C), got input_shape={self.sample_shape}.")
             return conv_autoencoder(self.sample_shape, latent_dim=self.latent_dim,
                                     output_activation=self.output_activation, seed=seed)
         return dense_autoencoder(self.sample_shape, self.hidden_units, self.latent_dim,
@@ -149,14 +144,8 @@ class DASVDD(TrainedDetector):
             raise ValueError(f"gamma must be a non-negative finite number, got {value!r}.")
         self._gamma.assign(float(value))
 
-    def hyperparameters(self):
-        return {"encoder": self.encoder_type, "hidden_units": list(self.hidden_units),
-                "latent_dim": self.latent_dim, "output_activation": self.output_activation,
-                "kappa": self.kappa, "gamma": self.gamma, "gamma_trials": self.gamma_trials,
-                "center_lr": self.center_lr, "center_lr_decay": self.center_lr_decay}
-
     def xla_on_cpu(self) -> bool:
-        return self.encoder_type == "dense"
+        return self.architecture == "dense"
 
     @property
     def network_variables(self):
@@ -168,18 +157,35 @@ class DASVDD(TrainedDetector):
         return [self.total_tracker, self.reconstruction_tracker, self.svdd_tracker]
 
     # ----------------------------------------------------------------------------- training
-    def compile(self, optimizer=None, center_optimizer=None, **kwargs):
-        """Adam(1e-3, weight decay 1e-7) for the network and Adagrad(``center_lr``, 1 by default) for
-        the centre (inverse-time decayed by ``center_lr_decay`` when it is set).
+    def compile(self, optimizer=None, center_optimizer=None, learning_rate: float | None = None,
+                center_learning_rate: float | None = None, center_learning_rate_decay: float | None = None,
+                **kwargs):
+        """Adam(``learning_rate``, weight decay 1e-7) for the network and Adagrad(``center_learning_rate``)
+        for the centre, unless the optimizers are given.
+
+        Args:
+            learning_rate: the network's Adam rate; 1e-3 (the paper).
+            center_learning_rate: the centre's Adagrad rate; 1 (the paper). The authors' notebook
+                (``main.ipynb``) uses 1 for MNIST, 0.01 for CIFAR-10 and 0.1 for PIMA.
+            center_learning_rate_decay: inverse-time decay of the centre's rate, lr_t = lr / (1 + t * decay)
+                at update t = 0, 1, ...; 0 (the paper). The authors' code uses 0.01
+                (``torch.optim.Adagrad(lr_decay=0.01)``).
 
         Under ``mixed_float16`` both are wrapped in a ``LossScaleOptimizer``. ``model.optimizer``
         holds both (``network_optimizer`` and ``center_optimizer`` name each).
         """
-        optimizer = optimizer or keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay)
-        center_rate = self.center_lr
-        if self.center_lr_decay:  # torch.optim.Adagrad's lr_decay: lr / (1 + t * decay)
-            center_rate = keras.optimizers.schedules.InverseTimeDecay(center_rate, decay_steps=1,
-                                                                      decay_rate=self.center_lr_decay)
+        center_rate = self.center_learning_rate if center_learning_rate is None else float(center_learning_rate)
+        decay = self.center_learning_rate_decay if center_learning_rate_decay is None else float(center_learning_rate_decay)
+        if not (np.isfinite(center_rate) and center_rate > 0):
+            raise ValueError(f"center_learning_rate must be a positive number, got {center_rate!r}.")
+        if not (np.isfinite(decay) and decay >= 0):
+            raise ValueError(f"center_learning_rate_decay must be a non-negative number, got {decay!r}.")
+        self.remember_compile_settings(learning_rate=learning_rate, center_learning_rate=center_learning_rate,
+                                       center_learning_rate_decay=center_learning_rate_decay)
+        optimizer = optimizer or keras.optimizers.Adam(learning_rate or self.learning_rate,
+                                                       weight_decay=self.weight_decay)
+        if decay:  # torch.optim.Adagrad's lr_decay: lr / (1 + t * decay)
+            center_rate = keras.optimizers.schedules.InverseTimeDecay(center_rate, decay_steps=1, decay_rate=decay)
         center_optimizer = center_optimizer or keras.optimizers.Adagrad(
             center_rate, initial_accumulator_value=0.0, epsilon=1e-10)
         self.compile_phases({"network": (optimizer, self.network_variables),

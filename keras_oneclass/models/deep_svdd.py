@@ -33,7 +33,7 @@ from keras_oneclass import backends
 from keras_oneclass.detector import PACKAGE, features_of, iterate_batches
 from keras_oneclass.optimizers import L2Adam
 from keras_oneclass.networks.lenet import NEGATIVE_SLOPE, VARIANTS, lenet_autoencoder, lenet_preset
-from keras_oneclass.scoring import squared_distance
+from keras_oneclass.losses import squared_distance, sum_squared_error
 from keras_oneclass.training import ArrayBatches, Phase, TrainedDetector
 from keras_oneclass.training.batches import SelfTargets
 
@@ -91,12 +91,6 @@ def fixed_learning_rate(optimizer) -> float | None:
     return float(ops.convert_to_numpy(optimizer.learning_rate))
 
 
-def sum_squared_error(x, x_hat):
-    """Per-sample sum of squared errors, the reference autoencoder's loss: (B,) float32."""
-    diff = ops.cast(x_hat, "float32") - ops.cast(x, "float32")
-    return ops.sum(ops.reshape(ops.square(diff), (ops.shape(diff)[0], -1)), axis=-1)
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class DeepSVDD(TrainedDetector):
     """Deep SVDD with the paper's LeNet-type networks, original or enhanced.
@@ -110,17 +104,15 @@ class DeepSVDD(TrainedDetector):
         objective: "one-class" (eq. 4) or "soft-boundary" (eq. 3).
         nu: soft-boundary trade-off, fraction of training points allowed outside the sphere. 0.1.
         pretrain_epochs: epochs of autoencoder pretraining before the first ``fit`` (its encoder
-            initialises phi); 0 skips pretraining. None: the published protocol for the input size
+            initialises phi, so the pretraining belongs to the model's recipe, like ``fit``'s epochs to
+            training); 0 skips pretraining. None: the published protocol for the input size
             (``PRETRAIN_PROTOCOL``: 150 for 28x28 MNIST, 350 for 32x32 CIFAR-10).
-        pretrain_milestones: epochs at which the pretraining learning rate drops 10x. None: (50,)
-            for 28x28, (250,) for 32x32.
-        pretrain_weight_decay: weight decay of the pretraining, added to the gradient as torch.optim.Adam
-            does. None: 0.5e-3 for 28x28, 0.5e-6 for 32x32.
-        learning_rate_milestones: epochs at which the Deep SVDD learning rate drops 10x. (50,).
         warm_up_epochs: soft-boundary only: epochs before R is first updated. 10.
         center_eps: coordinates of c closer than this to zero are pushed to +-eps. 0.1.
         negative_slope: leaky ReLU slope (0.01, as F.leaky_relu in the reference code).
-        seed: seed of the initialisation and of the data order of array inputs.
+        seed: seed of the initialisation and of the data order of array inputs (0).
+
+    The optimisation (learning rate, milestones, weight decay of both phases) is set by ``compile()``.
 
     Fitted state: ``center`` (rep_dim,), ``radius`` (soft-boundary), ``threshold`` after ``calibrate``.
     Scores: (N,) float32 = ||phi(x) - c||^2 (- R^2), higher = more anomalous.
@@ -139,17 +131,11 @@ class DeepSVDD(TrainedDetector):
     adam_epsilon = 1e-8  # torch.optim.Adam's default
 
     def __init__(self, input_shape, variant: str = "original", objective: str = "one-class", nu: float = 0.1,
-                 pretrain_epochs: int | None = None, pretrain_milestones: Sequence[int] | None = None,
-                 learning_rate_milestones: Sequence[int] = (50,), warm_up_epochs: int = 10,
-                 center_eps: float = 0.1, negative_slope: float = NEGATIVE_SLOPE, seed: int | None = None,
-                 pretrain_weight_decay: float | None = None, **kwargs):
+                 pretrain_epochs: int | None = None, warm_up_epochs: int = 10, center_eps: float = 0.1,
+                 negative_slope: float = NEGATIVE_SLOPE, seed: int | None = 0, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
         protocol = pretrain_protocol(self.sample_shape)
         pretrain_epochs = protocol["epochs"] if pretrain_epochs is None else pretrain_epochs
-        pretrain_milestones = protocol["milestones"] if pretrain_milestones is None else pretrain_milestones
-        pretrain_weight_decay = protocol["weight_decay"] if pretrain_weight_decay is None else pretrain_weight_decay
-        if not pretrain_weight_decay >= 0:
-            raise ValueError(f"pretrain_weight_decay must be >= 0, got {pretrain_weight_decay}.")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
         if objective not in OBJECTIVES:
@@ -166,9 +152,7 @@ class DeepSVDD(TrainedDetector):
         self.objective = objective
         self.nu = float(nu)
         self.pretrain_epochs = int(pretrain_epochs)
-        self.pretrain_milestones = tuple(int(m) for m in pretrain_milestones)
-        self.pretrain_weight_decay = float(pretrain_weight_decay)
-        self.learning_rate_milestones = tuple(int(m) for m in learning_rate_milestones)
+        self._set_schedule(self.learning_rate, (50,), protocol["milestones"], protocol["weight_decay"])
         self.warm_up_epochs = int(warm_up_epochs)
         self.center_eps = float(center_eps)
         self.negative_slope = float(negative_slope)
@@ -185,30 +169,49 @@ class DeepSVDD(TrainedDetector):
         self.pretrain_history = None
         self.build()
 
-    def hyperparameters(self):
-        return {"variant": self.variant, "objective": self.objective, "nu": self.nu,
-                "pretrain_epochs": self.pretrain_epochs, "pretrain_milestones": list(self.pretrain_milestones),
-                "pretrain_weight_decay": self.pretrain_weight_decay,
-                "learning_rate_milestones": list(self.learning_rate_milestones),
-                "warm_up_epochs": self.warm_up_epochs, "center_eps": self.center_eps,
-                "negative_slope": self.negative_slope}
-
     @property
     def metrics(self):
         return [self.loss_tracker, self.distance_tracker]
 
     def _optimizer(self, weight_decay: float | None = None):
         decay = self.weight_decay if weight_decay is None else weight_decay
-        return L2Adam(self.learning_rate, l2=decay, epsilon=self.adam_epsilon)
+        return L2Adam(self.base_learning_rate, l2=decay, epsilon=self.adam_epsilon)
+
+    def _set_schedule(self, learning_rate, learning_rate_milestones, pretrain_milestones, pretrain_weight_decay):
+        if not (np.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+        if not pretrain_weight_decay >= 0:
+            raise ValueError(f"pretrain_weight_decay must be >= 0, got {pretrain_weight_decay}.")
+        self.base_learning_rate = float(learning_rate)
+        self.learning_rate_milestones = tuple(int(m) for m in learning_rate_milestones)
+        self.pretrain_milestones = tuple(int(m) for m in pretrain_milestones)
+        self.pretrain_weight_decay = float(pretrain_weight_decay)
 
     # ----------------------------------------------------------------------------- training
-    def compile(self, optimizer=None, **kwargs):
-        """Adam(1e-4, weight decay 0.5e-6) by default (Section 4.1); Keras wraps it in a
-        ``LossScaleOptimizer`` under ``mixed_float16``.
+    def compile(self, optimizer=None, learning_rate: float | None = None,
+                learning_rate_milestones: Sequence[int] = (50,), pretrain_milestones: Sequence[int] | None = None,
+                pretrain_weight_decay: float | None = None, **kwargs):
+        """Adam(``learning_rate``, weight decay 0.5e-6) unless ``optimizer`` is given (Section 4.1); Keras
+        wraps it in a ``LossScaleOptimizer`` under ``mixed_float16``.
 
         The decay is added to the gradient (``L2Adam``), as torch.optim.Adam in the authors' code does,
         not decoupled as in Keras' Adam; the pretraining optimizer follows the same rule.
+
+        Args:
+            learning_rate: Adam's rate for pretraining and training; 1e-4.
+            learning_rate_milestones: epochs at which the Deep SVDD learning rate drops 10x. (50,).
+            pretrain_milestones: epochs at which the pretraining learning rate drops 10x. None: (50,)
+                for 28x28, (250,) for 32x32.
+            pretrain_weight_decay: weight decay of the pretraining. None: 0.5e-3 for 28x28, 0.5e-6 for 32x32.
         """
+        protocol = pretrain_protocol(self.sample_shape)
+        self._set_schedule(self.learning_rate if learning_rate is None else learning_rate, learning_rate_milestones,
+                           protocol["milestones"] if pretrain_milestones is None else pretrain_milestones,
+                           protocol["weight_decay"] if pretrain_weight_decay is None else pretrain_weight_decay)
+        self.remember_compile_settings(learning_rate=learning_rate,
+                                       learning_rate_milestones=list(self.learning_rate_milestones),
+                                       pretrain_milestones=None if pretrain_milestones is None else list(self.pretrain_milestones),
+                                       pretrain_weight_decay=pretrain_weight_decay)
         self.compile_phases({"network": (optimizer or self._optimizer(), self.encoder.trainable_variables)}, **kwargs)
 
     def fit(self, x=None, y=None, batch_size=None, callbacks=None, **kwargs):
@@ -253,7 +256,7 @@ class DeepSVDD(TrainedDetector):
         self.autoencoder.compile(optimizer=self._optimizer(self.pretrain_weight_decay), loss=sum_squared_error,
                                  jit_compile=self.auto_jit_compile())
         data = self._autoencoder_data(x)
-        schedule = EpochSchedule(self.learning_rate, self.pretrain_milestones)
+        schedule = EpochSchedule(self.base_learning_rate, self.pretrain_milestones)
         self.pretrain_history = self.autoencoder.fit(data, epochs=epochs, verbose=verbose, shuffle=False,
                                                      callbacks=[*(callbacks or []), schedule])
         return self.pretrain_history

@@ -7,7 +7,8 @@ quantile count, section 3.1), the last C imitating an autoencoder A that reconst
 features through a bottleneck (section 3.2; A and S see brightness/contrast-jittered images). Maps:
 M_ST = mean_c (T - S_st)^2 and M_AE = mean_c (A - S_ae)^2, each normalised with the 0.9 and 0.995
 quantiles q_a, q_b of its values on validation images as 0.1 (M - q_a) / (q_b - q_a) (section 3.3),
-averaged, upsampled to the input size; image score = maximum of the map.
+averaged, upsampled to the input size (and blurred with ``blur_sigma`` pixels, 0 by default as in
+the paper); image score = maximum of the map.
 
 Differences from the paper, for CPU budgets and offline use:
 - teacher = a pretrained keras.applications layer (stride 8; EfficientNet-B0 when its weights exist,
@@ -25,85 +26,65 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_oneclass.detector import PACKAGE, iterate_batches, validate_input
-from keras_oneclass.networks.backbones import FAMILIES, FeatureExtractor, family_of
-from keras_oneclass.postprocessing import upsample_maps
+from keras_oneclass.anomaly_map import blurred, check_blur_sigma
+from keras_oneclass.detector import PACKAGE, iterate_batches
+from keras_oneclass.losses import hard_feature_loss
+from keras_oneclass.networks.backbones import FAMILIES, BackboneArguments, FeatureExtractor, family_of
+from keras_oneclass.networks.efficientad import efficientad_autoencoder, efficientad_student
 from keras_oneclass.training import Phase, TrainedDetector
 
 
-def _student(image_shape, out_channels: int, grid, seed: int | None) -> keras.Model:
-    """4 conv blocks, overall stride 8, 2 * C output channels, resized to the teacher grid."""
-    init = lambda i: keras.initializers.HeNormal(seed=None if seed is None else seed + i)  # noqa: E731
-    inputs = keras.Input(image_shape)
-    h = inputs
-    for i, (filters, kernel, stride) in enumerate([(32, 4, 2), (64, 4, 2), (128, 3, 2)]):
-        h = keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", activation="relu",
-                                kernel_initializer=init(i), name=f"student_conv_{i}")(h)
-    h = keras.layers.Conv2D(2 * out_channels, 3, padding="same", kernel_initializer=init(3), name="student_out")(h)
-    if tuple(h.shape[1:3]) != tuple(grid):
-        h = keras.layers.Resizing(*grid, interpolation="bilinear")(h)
-    return keras.Model(inputs, h, name="student")
-
-
-def _autoencoder(image_shape, out_channels: int, grid, seed: int | None) -> keras.Model:
-    """Strided conv encoder to a ~1/32 bottleneck, bilinear-upsampling decoder to the teacher grid."""
-    init = lambda i: keras.initializers.HeNormal(seed=None if seed is None else seed + 10 + i)  # noqa: E731
-    inputs = keras.Input(image_shape)
-    h = inputs
-    for i, filters in enumerate([32, 32, 64, 64, 64]):
-        h = keras.layers.Conv2D(filters, 4, strides=2, padding="same", activation="relu",
-                                kernel_initializer=init(i), name=f"ae_encoder_{i}")(h)
-    for i, divisor in enumerate([4, 2, 1]):
-        size = (max(1, grid[0] // divisor), max(1, grid[1] // divisor))
-        h = keras.layers.Resizing(*size, interpolation="bilinear")(h)
-        h = keras.layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer=init(5 + i),
-                                name=f"ae_decoder_{i}")(h)
-    h = keras.layers.Conv2D(out_channels, 3, padding="same", kernel_initializer=init(9), name="ae_out")(h)
-    return keras.Model(inputs, h, name="autoencoder")
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class EfficientAD(TrainedDetector):
+class EfficientAD(BackboneArguments, TrainedDetector):
     """Teacher-student-autoencoder detector with validation-quantile map normalisation.
 
     Args:
         input_shape: (H, W, C), C in {1, 3}, pixels in [0, 1].
-        teacher: backbone family name or a ready keras.applications model (frozen).
-        teacher_layer: the teacher's feature layer; default the family's stride-8 layer.
+        backbone: the teacher's backbone: a family name or a ready keras.applications model (frozen).
+        layers: the teacher's feature layer, as a one-name list (as PaDiM's and PatchCore's
+            ``layers``); default the family's stride-8 layer.
         weights, alpha, weights_dir, preprocessing: as in ``networks.backbones.FeatureExtractor``.
         channels: C, teacher channels after the fixed random projection (64; paper 384).
         hard_quantile: quantile above which student errors count (0.999, section 3.1).
-        learning_rate, weight_decay: Adam settings (1e-4, 1e-5 as in the paper).
-        seed: seed of initialisations, projection and augmentation.
+        blur_sigma: Gaussian blur of the anomaly maps (and so of the image score), in input pixels;
+            0 = none (the paper). 0.
+        seed: seed of initialisations, projection, augmentation and data order (0).
+
+    The optimisation is set by ``compile(learning_rate=1e-4, weight_decay=1e-5)`` (the paper's Adam).
 
     Fitted state: ``teacher_mean`` / ``teacher_std`` (C,), ``quantiles`` (4,) = q_a, q_b of M_ST
     then of M_AE, the student and autoencoder weights.
 
     Example:
-        >>> model = EfficientAD((224, 224, 1), teacher="mobilenet", alpha=0.25)  # doctest: +SKIP
+        >>> model = EfficientAD((224, 224, 1), backbone="mobilenet", alpha=0.25)  # doctest: +SKIP
         >>> model.fit(x_train, epochs=10, validation_data=x_val)  # doctest: +SKIP
         >>> maps = model.anomaly_map(test.images)  # doctest: +SKIP
     """
 
     default_batch_size = 8
+    localizes = True
+    learning_rate = 1e-4  # Adam's, the default of compile() (paper, section 4)
+    weight_decay = 1e-5
 
-    def __init__(self, input_shape, teacher="efficientnetb0", teacher_layer: str | None = None, weights="imagenet",
+    def __init__(self, input_shape, backbone="efficientnetb0", layers=None, weights="imagenet",
                  alpha: float = 1.0, weights_dir=None, preprocessing=None, channels: int = 64,
-                 hard_quantile: float = 0.999, learning_rate: float = 1e-4, weight_decay: float = 1e-5,
-                 seed: int | None = 0, **kwargs):
+                 hard_quantile: float = 0.999, blur_sigma: float = 0.0, seed: int | None = 0, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
-        if teacher_layer is None:  # the family's stride-8 default layer
-            family = preprocessing or (teacher if isinstance(teacher, str) else family_of(teacher))
+        if layers is None:  # the family's stride-8 default layer
+            family = preprocessing or (backbone if isinstance(backbone, str) else family_of(backbone))
             if family not in FAMILIES:
-                raise ValueError(f"teacher must be one of {sorted(FAMILIES)} or a keras.Model, got {teacher!r}.")
-            teacher_layer = FAMILIES[family].layers[0]
-        self.extractor = FeatureExtractor(teacher, self.sample_shape, layers=[teacher_layer], weights=weights,
+                raise ValueError(f"backbone must be one of {sorted(FAMILIES)} or a keras.Model, got {backbone!r}.")
+            layers = [FAMILIES[family].layers[0]]
+        if isinstance(layers, str) or len(layers) != 1:
+            raise ValueError(f"EfficientAD's teacher reads one feature layer: layers must be a list of one layer "
+                             f"name, got {layers!r}.")
+        self.extractor = FeatureExtractor(backbone, self.sample_shape, layers=list(layers), weights=weights,
                                           alpha=alpha, weights_dir=weights_dir, preprocessing=preprocessing)
         if not 0.0 < hard_quantile < 1.0:
             raise ValueError(f"hard_quantile must be in (0, 1), got {hard_quantile}.")
         self.channels = int(channels)
         self.hard_quantile = float(hard_quantile)
-        self.learning_rate, self.weight_decay = float(learning_rate), float(weight_decay)
+        self.blur_sigma = check_blur_sigma(blur_sigma)
         spec = self.extractor.compute_output_spec(None)[0]
         self.grid = tuple(int(d) for d in spec.shape[1:3])
         rng = np.random.default_rng(self.seed_for(0))
@@ -116,21 +97,14 @@ class EfficientAD(TrainedDetector):
                                            initializer="ones")
         self.quantiles = self.add_weight(name="quantiles", shape=(4,), trainable=False,
                                          initializer=keras.initializers.Constant([0.0, 1.0, 0.0, 1.0]))
-        self.student = _student(self.sample_shape, self.channels, self.grid, self.seed_for(1))
-        self.autoencoder = _autoencoder(self.sample_shape, self.channels, self.grid, self.seed_for(2))
+        self.student = efficientad_student(self.sample_shape, self.channels, self.grid, self.seed_for(1))
+        self.autoencoder = efficientad_autoencoder(self.sample_shape, self.channels, self.grid, self.seed_for(2))
         self.seed_generator = keras.random.SeedGenerator(self.seed_for(3))
         self.total_tracker = keras.metrics.Mean(name="loss")
         self.student_tracker = keras.metrics.Mean(name="student_loss")
         self.autoencoder_tracker = keras.metrics.Mean(name="autoencoder_loss")
         self.agreement_tracker = keras.metrics.Mean(name="student_autoencoder_loss")
         self.build()
-
-    def hyperparameters(self):
-        config = self.extractor.get_config()
-        return {"teacher": config["backbone"], "teacher_layer": config["layers"][0], "weights": None,
-                "alpha": config["alpha"], "preprocessing": config["preprocessing"], "channels": self.channels,
-                "hard_quantile": self.hard_quantile, "learning_rate": self.learning_rate,
-                "weight_decay": self.weight_decay}
 
     @property
     def metrics(self):
@@ -140,9 +114,14 @@ class EfficientAD(TrainedDetector):
     def network_variables(self):
         return self.student.trainable_variables + self.autoencoder.trainable_variables
 
-    def compile(self, optimizer=None, **kwargs):
-        """Adam(1e-4, weight decay 1e-5) for student and autoencoder (paper section 4)."""
-        optimizer = optimizer or keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay)
+    def compile(self, optimizer=None, learning_rate: float | None = None, weight_decay: float | None = None,
+                **kwargs):
+        """Adam(``learning_rate`` 1e-4, ``weight_decay`` 1e-5) for student and autoencoder (paper section 4),
+        unless ``optimizer`` is given."""
+        self.remember_compile_settings(learning_rate=learning_rate, weight_decay=weight_decay)
+        optimizer = optimizer or keras.optimizers.Adam(
+            self.learning_rate if learning_rate is None else learning_rate,
+            weight_decay=self.weight_decay if weight_decay is None else weight_decay)
         self.compile_phases({"network": (optimizer, self.network_variables)}, **kwargs)
 
     # ----------------------------------------------------------------------------- networks
@@ -177,10 +156,7 @@ class EfficientAD(TrainedDetector):
     def losses_of(self, images, training: bool):
         teacher = self.teach(images)
         student = ops.cast(self.student(images, training=training), "float32")
-        errors = ops.square(teacher - student[..., :self.channels])
-        hard = ops.quantile(ops.reshape(errors, (-1,)), self.hard_quantile)
-        hard_mask = ops.cast(errors >= hard, "float32")
-        student_loss = ops.sum(errors * hard_mask) / ops.maximum(ops.sum(hard_mask), 1.0)
+        student_loss = hard_feature_loss(teacher, student[..., :self.channels], self.hard_quantile)
         augmented = self.augment(images) if training else images
         teacher_aug = self.teach(augmented)
         reconstruction = ops.cast(self.autoencoder(augmented, training=training), "float32")
@@ -244,21 +220,15 @@ class EfficientAD(TrainedDetector):
         """The combined anomaly map on the teacher grid, (B, h, w)."""
         return self.grid_map(x)
 
+    def full_map(self, images):
+        """(B, H, W) combined map upsampled (bilinear) to the input size and blurred with ``blur_sigma``."""
+        maps = ops.image.resize(self.grid_map(images)[..., None], self.sample_shape[:2], interpolation="bilinear")
+        return blurred(maps[..., 0], self.blur_sigma)
+
     def score(self, x):
-        maps = ops.image.resize(self.grid_map(x)[..., None], self.sample_shape[:2], interpolation="bilinear")
-        return ops.max(ops.reshape(maps, (ops.shape(maps)[0], -1)), axis=-1)
+        """(B,) float32 maximum of the full-resolution map."""
+        return ops.max(self.full_map(x), axis=(1, 2))
 
-    def score_and_map(self, x, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Image scores (N,) and maps (N, H, W) at the input resolution, in one pass."""
-        self._require_fitted("anomaly_map")
-        validate_input(x, self.sample_shape, "x")
-        maps = []
-        for batch in iterate_batches(x, int(batch_size or 32)):
-            maps.append(upsample_maps(ops.convert_to_numpy(self.grid_map(ops.cast(batch, "float32"))),
-                                      self.sample_shape[:2]))
-        maps = np.concatenate(maps)
-        return maps.reshape(len(maps), -1).max(axis=1).astype(np.float32), maps
-
-    def anomaly_map(self, x, batch_size: int | None = None) -> np.ndarray:
-        """(N, H, W) float32 anomaly maps at the input resolution."""
-        return self.score_and_map(x, batch_size)[1]
+    def map_batch(self, x):
+        maps = self.full_map(ops.cast(x, "float32"))
+        return ops.max(maps, axis=(1, 2)), maps

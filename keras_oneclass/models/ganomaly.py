@@ -19,19 +19,17 @@ paper writes the squared norm, which is latent_dim times this and ranks identica
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
-from keras_oneclass.anomaly_map import ReconstructionMaps, blurred_peak, squared_error_map
+from keras_oneclass.anomaly_map import ReconstructionMaps
 from keras_oneclass.detector import PACKAGE
-from keras_oneclass.training import Phase, TrainedDetector
+from keras_oneclass.losses import latent_distance
 from keras_oneclass.networks.dcgan import dcgan_decoder, dcgan_discriminator, dcgan_encoder
+from keras_oneclass.training import Phase, TrainedDetector
 
 COLLAPSE_THRESHOLD = 1e-5
-
-
-def latent_distance(z, z_hat):
-    """(B,) float32 mean over latent units of (z - z_hat)^2."""
-    return ops.mean(ops.square(ops.cast(z, "float32") - ops.cast(z_hat, "float32")), axis=-1)
+SCORINGS = ("latent", "map_max")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -39,14 +37,18 @@ class GANomaly(ReconstructionMaps, TrainedDetector):
     """GANomaly detector for images.
 
     Args:
-        input_shape: (H, W, C) with even H and W (e.g. (32, 32, 1) for padded MNIST, (256, 256, 3)).
+        input_shape: (H, W, C), e.g. (32, 32, 1) for padded MNIST or (256, 256, 3); odd sides are
+            zero-padded inside the networks and cropped back.
         latent_dim: size of z. 100 (sec. 4.2).
         base_filters: filters of the first conv layer, doubled per stage. 64 (DCGAN).
         output_activation: "sigmoid" for images in [0, 1] (ours); the paper uses "tanh" with images in [-1, 1].
-        score: "latent" (the paper's ||G_E(x) - E(G(x))||^2; default) or "map_max" (the peak of the
-            reconstruction-error map blurred with ``map_sigma`` pixels: small defects on texture).
-        map_sigma: blur of the "map_max" score in pixels. 4.
-        seed: initialisation and shuffling seed.
+        adversarial_weight, contextual_weight, latent_weight: w_adv, w_con, w_enc, the weights of the
+            generator's three losses. 1, 50, 1 (sec. 4.2).
+        scoring: "latent" (the paper's ||G_E(x) - E(G(x))||^2; default) or "map_max" (the peak of the
+            anomaly map: small defects on texture).
+        blur_sigma: Gaussian blur of the anomaly maps (and so of the "map_max" score), in pixels;
+            0 = none. 4.
+        seed: initialisation and shuffling seed (0).
 
     Fitted state: the four networks ``generator_encoder`` (G_E), ``generator_decoder`` (G_D),
     ``encoder`` (E) and ``discriminator`` (D). Trackers: ``loss`` (generator total), ``adversarial_loss``,
@@ -63,17 +65,26 @@ class GANomaly(ReconstructionMaps, TrainedDetector):
     """
 
     default_batch_size = 64
-    learning_rate = 2e-4
-    collapse_threshold = COLLAPSE_THRESHOLD  # discriminator loss below which D is re-initialised
+    learning_rate = 2e-4  # Adam's for both networks, the default of compile()
     beta_1 = 0.5
+    collapse_threshold = COLLAPSE_THRESHOLD  # discriminator loss below which D is re-initialised
 
     def __init__(self, input_shape, latent_dim: int = 100, base_filters: int = 64,
-                 output_activation: str | None = "sigmoid", score: str = "latent", map_sigma: float = 4.0,
-                 seed: int | None = None, **kwargs):
+                 output_activation: str | None = "sigmoid", adversarial_weight: float = 1.0,
+                 contextual_weight: float = 50.0, latent_weight: float = 1.0, scoring: str = "latent",
+                 blur_sigma: float = 4.0, seed: int | None = 0, **kwargs):
         super().__init__(input_shape, seed=seed, **kwargs)
         if len(self.sample_shape) != 3:
             raise ValueError(f"GANomaly needs images: input_shape=(H, W, C), got {self.sample_shape}.")
-        self.check_map_score(score, ("latent", "map_max"), map_sigma)
+        self.check_scoring(scoring, SCORINGS, blur_sigma)
+        weights = {"adversarial_weight": adversarial_weight, "contextual_weight": contextual_weight,
+                   "latent_weight": latent_weight}
+        for name, value in weights.items():
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        self.adversarial_weight = float(adversarial_weight)
+        self.contextual_weight = float(contextual_weight)
+        self.latent_weight = float(latent_weight)
         self.latent_dim = int(latent_dim)
         self.base_filters = int(base_filters)
         self.output_activation = output_activation
@@ -95,12 +106,7 @@ class GANomaly(ReconstructionMaps, TrainedDetector):
         self.latent_tracker = keras.metrics.Mean(name="latent_loss")
         self.discriminator_tracker = keras.metrics.Mean(name="discriminator_loss")
         self.reset_tracker = keras.metrics.Sum(name="discriminator_resets")
-        self.adversarial_weight, self.contextual_weight, self.latent_weight = 1.0, 50.0, 1.0
         self.build()
-
-    def hyperparameters(self):
-        return {"latent_dim": self.latent_dim, "base_filters": self.base_filters,
-                "output_activation": self.output_activation, **self.score_hyperparameters()}
 
     @property
     def metrics(self):
@@ -112,17 +118,16 @@ class GANomaly(ReconstructionMaps, TrainedDetector):
         return (self.generator_encoder.trainable_variables + self.generator_decoder.trainable_variables
                 + self.encoder.trainable_variables)
 
-    def compile(self, g_optimizer=None, d_optimizer=None, adversarial_weight: float = 1.0,
-                contextual_weight: float = 50.0, latent_weight: float = 1.0, **kwargs):
-        """Adam(2e-4, beta_1=0.5) for generator and discriminator; loss weights 1, 50, 1 (sec. 4.2).
+    def compile(self, g_optimizer=None, d_optimizer=None, learning_rate: float | None = None, **kwargs):
+        """Adam(``learning_rate``, beta_1=0.5) for generator and discriminator unless given; the rate is
+        2e-4 by default (sec. 4.2). The loss weights are constructor arguments.
 
         Under ``mixed_float16`` both optimizers are wrapped in a ``LossScaleOptimizer``.
         """
-        g_optimizer = g_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
-        d_optimizer = d_optimizer or keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
-        self.adversarial_weight = float(adversarial_weight)
-        self.contextual_weight = float(contextual_weight)
-        self.latent_weight = float(latent_weight)
+        self.remember_compile_settings(learning_rate=learning_rate)
+        rate = learning_rate or self.learning_rate
+        g_optimizer = g_optimizer or keras.optimizers.Adam(rate, beta_1=self.beta_1)
+        d_optimizer = d_optimizer or keras.optimizers.Adam(rate, beta_1=self.beta_1)
         self.compile_phases({"generator": (g_optimizer, self.generator_variables),
                              "discriminator": (d_optimizer, self.discriminator.trainable_variables)}, **kwargs)
 
@@ -178,15 +183,18 @@ class GANomaly(ReconstructionMaps, TrainedDetector):
     def reconstruct(self, x):
         return self(x, training=False)
 
-    def _score_and_map_batch(self, x):
+    def _scores_and_error_map(self, x, with_map: bool):
         z = self.generator_encoder(x, training=False)
         x_hat = self.generator_decoder(z, training=False)
-        error_map = squared_error_map(x, x_hat)
-        if self.score_type == "map_max":
-            return blurred_peak(error_map, self.map_sigma), error_map
+        error_map = self.error_map(x, x_hat) if with_map or self.scoring == "map_max" else None
+        if self.scoring == "map_max":
+            return ops.max(error_map, axis=(1, 2)), error_map
         return latent_distance(z, self.encoder(x_hat, training=False)), error_map
 
+    def map_batch(self, x):
+        return self._scores_and_error_map(x, with_map=True)
+
     def score(self, x):
-        """(B,) float32 mean over latent units of (G_E(x) - E(G(x)))^2, or the peak of the blurred
-        reconstruction-error map ("map_max")."""
-        return self._score_and_map_batch(x)[0]
+        """(B,) float32 mean over latent units of (G_E(x) - E(G(x)))^2, or the peak of the anomaly map
+        ("map_max")."""
+        return self._scores_and_error_map(x, with_map=False)[0]

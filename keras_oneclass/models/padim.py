@@ -69,9 +69,6 @@ class PaDiM(FeatureMemoryDetector):
                                                   dtype="float32", trainable=False, initializer="zeros")
         self.build()
 
-    def hyperparameters(self):
-        return {**super().hyperparameters(), "n_features": self.n_features, "epsilon": self.epsilon}
-
     # ----------------------------------------------------------------------------- features
     def embed(self, images):
         features = self.extractor(images)

@@ -75,7 +75,7 @@ class PatchCore(FeatureMemoryDetector):
         self.coreset_ratio = float(coreset_ratio)
         self.projection_dim = int(projection_dim)
         self.n_neighbours = int(n_neighbours)
-        self.index_type = index
+        self.index = index
         self.search = search
         specs = self.extractor.compute_output_spec(None)
         specs = specs if isinstance(specs, (list, tuple)) else [specs]
@@ -87,11 +87,6 @@ class PatchCore(FeatureMemoryDetector):
                                                dtype="float32", trainable=False, initializer="zeros")
         self._index = None  # (bank version, index, bank as numpy), rebuilt lazily
         self.build()
-
-    def hyperparameters(self):
-        return {**super().hyperparameters(), "coreset_ratio": self.coreset_ratio,
-                "projection_dim": self.projection_dim, "n_neighbours": self.n_neighbours,
-                "index": self.index_type, "search": self.search, "memory_size": self.memory_size}
 
     @property
     def memory_size(self) -> int | None:
@@ -139,7 +134,7 @@ class PatchCore(FeatureMemoryDetector):
             bank = np.asarray(ops.convert_to_numpy(self.memory_bank.value), dtype=np.float32)
             search = resolve_search(self.search)
             source = bank if search == "faiss" else self.memory_bank.value  # keras: stays on device
-            self._index = (version, nearest_neighbours(source, search=search, index=self.index_type), bank)
+            self._index = (version, nearest_neighbours(source, search=search, index=self.index), bank)
         return self._index[1], self._index[2]
 
     def neighbours(self):

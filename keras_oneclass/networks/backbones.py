@@ -13,6 +13,7 @@ where to put it.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,8 +162,8 @@ class FeatureExtractor(keras.layers.Layer):
         if len(self.image_shape) != 3 or self.image_shape[-1] not in (1, 3):
             raise ValueError(f"input_shape must be (H, W, 1) or (H, W, 3) for a pretrained backbone, "
                              f"got {self.image_shape}.")
-        if isinstance(backbone, dict):  # from get_config
-            backbone = keras.saving.deserialize_keras_object(backbone)
+        if isinstance(backbone, dict):  # from get_config (deserialising consumes the dict: copy it)
+            backbone = keras.saving.deserialize_keras_object(copy.deepcopy(backbone))
         if isinstance(backbone, keras.Model):
             model, self.backbone_name = backbone, None
             self.family = preprocessing or family_of(backbone)
@@ -205,8 +206,21 @@ class FeatureExtractor(keras.layers.Layer):
         return self.network.compute_output_spec(keras.KerasTensor((None, *self.image_shape[:2], 3)))
 
     def get_config(self):
-        backbone = self.backbone_name or self._backbone_config
+        backbone = self.backbone_name or copy.deepcopy(self._backbone_config)
         # Weights travel in the saved file, so a loaded extractor is rebuilt without them.
         return {**super().get_config(), "backbone": backbone, "image_shape": list(self.image_shape),
                 "layers": list(self.layer_names), "weights": None, "alpha": self.alpha,
                 "preprocessing": self.family}
+
+
+class BackboneArguments:
+    """Mixin for detectors built on a ``FeatureExtractor`` stored as ``self.extractor``: the backbone
+    arguments of their config (``backbone``, ``layers``, ``weights``, ``alpha``, ``preprocessing``)
+    come from it. ``weights`` is saved as None: the weights travel in the saved file."""
+
+    backbone_arguments = ("backbone", "layers", "weights", "alpha", "preprocessing")
+
+    def config_value(self, name: str):
+        if name in self.backbone_arguments:
+            return self.extractor.get_config()[name]
+        return super().config_value(name)

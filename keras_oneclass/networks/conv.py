@@ -7,6 +7,7 @@ from typing import Sequence
 import keras
 
 from keras_oneclass.networks.initializers import SeedSequence, torch_default
+from keras_oneclass.networks.padding import crop_to, pad_to_multiple, padded_size
 
 
 def conv_autoencoder(
@@ -23,7 +24,8 @@ def conv_autoencoder(
     """A conv encoder (conv + leaky ReLU + 2x2 max-pool per stage, dense code) and its mirror.
 
     Args:
-        input_shape: (H, W, C); H and W must be divisible by 2 ** len(filters).
+        input_shape: (H, W, C). Sides not divisible by 2 ** len(filters) are zero-padded up to the
+            next multiple inside the encoder and cropped back at the decoder's output.
         filters: filters per stage, encoder order.
         latent_dim: size of the dense code; None makes the autoencoder fully convolutional (the
             code is the last pooled feature map, (H / 2**n, W / 2**n, filters[-1])).
@@ -33,13 +35,11 @@ def conv_autoencoder(
             "he" (He-uniform kernels, zero biases: Keras-style, keeps deep ReLU stacks alive).
     Returns:
         (encoder: (B, H, W, C) -> (B, latent_dim), decoder: (B, latent_dim) -> (B, H, W, C)); with
-        ``latent_dim=None`` the code is the (B, H / 2**n, W / 2**n, filters[-1]) feature map.
+        ``latent_dim=None`` the code is the (B, H' / 2**n, W' / 2**n, filters[-1]) feature map, H' and W'
+        the padded sides.
     """
     height, width, channels = (int(d) for d in input_shape)
     factor = 2 ** len(filters)
-    if height % factor or width % factor:
-        raise ValueError(f"input_shape {tuple(input_shape)}: height and width must be divisible by {factor} "
-                         f"for {len(filters)} pooling stages.")
     if initializer not in ("torch", "he"):
         raise ValueError(f"initializer must be 'torch' or 'he', got {initializer!r}.")
     seeds = SeedSequence(seed)
@@ -53,14 +53,14 @@ def conv_autoencoder(
         return keras.layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_act")
 
     inputs = keras.Input((height, width, channels), name="x")
-    h, fan_in = inputs, channels
+    h, fan_in = pad_to_multiple(inputs, factor, "encoder_padding"), channels
     for i, f in enumerate(filters):
         h = keras.layers.Conv2D(f, kernel_size, padding="same", name=f"encoder_conv_{i}",
                                 **init(fan_in * kernel_size ** 2))(h)
         h = act(f"encoder_conv_{i}")(h)
         h = keras.layers.MaxPooling2D(2)(h)
         fan_in = f
-    grid = (height // factor, width // factor, filters[-1])
+    grid = (padded_size(height, factor) // factor, padded_size(width, factor) // factor, filters[-1])
     if latent_dim is None:
         encoder = keras.Model(inputs, h, name=f"{name}_encoder")
         latent = keras.Input(grid, name="z")
@@ -88,6 +88,7 @@ def conv_autoencoder(
     # out of float16 under mixed precision (measured on an H200, Keras-JAX at 256 px: 2.3k -> 5.5k images/s).
     h = keras.layers.Conv2D(channels, kernel_size, padding="same", name="reconstruction",
                             **init(fan_in * kernel_size ** 2))(h)
+    h = crop_to(h, height, width, factor, "decoder_cropping")
     outputs = keras.layers.Activation(output_activation or "linear", dtype="float32", name="reconstruction_act")(h)
     decoder = keras.Model(latent, outputs, name=f"{name}_decoder")
     return encoder, decoder

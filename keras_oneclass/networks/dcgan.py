@@ -14,13 +14,13 @@ from typing import Sequence
 import keras
 
 from keras_oneclass.networks.initializers import SeedSequence
+from keras_oneclass.networks.padding import crop_to, pad_to_multiple, padded_size
 
 
 def pyramid(input_shape: Sequence[int]) -> tuple[int, int, int]:
-    """(number of stride-2 stages, height, width of the last map) for an (H, W, C) input."""
-    height, width = int(input_shape[0]), int(input_shape[1])
-    if height % 2 or width % 2:
-        raise ValueError(f"input_shape {tuple(input_shape)}: height and width must be even for a DCGAN encoder.")
+    """(number of stride-2 stages, height, width of the last map) for an (H, W, C) input; odd sides
+    count as the next even size (the networks zero-pad them, see ``networks.padding``)."""
+    height, width = padded_size(input_shape[0], 2), padded_size(input_shape[1], 2)
     stages, height, width = 1, height // 2, width // 2
     while min(height, width) > 4 and height % 2 == 0 and width % 2 == 0:
         stages, height, width = stages + 1, height // 2, width // 2
@@ -54,7 +54,7 @@ def dcgan_encoder(input_shape: Sequence[int], latent_dim: int = 100, base_filter
     stages, height, width = pyramid(input_shape)
     seeds = SeedSequence(seed)
     inputs = keras.Input(tuple(int(d) for d in input_shape), name="x")
-    h = _trunk(inputs, base_filters, stages, seeds, name)
+    h = _trunk(pad_to_multiple(inputs, 2, f"{name}_padding"), base_filters, stages, seeds, name)
     h = keras.layers.Conv2D(latent_dim, (height, width), padding="valid", name=f"{name}_code", dtype="float32",
                             **_conv_init(seeds))(h)
     return keras.Model(inputs, keras.layers.Flatten(dtype="float32")(h), name=name)
@@ -83,6 +83,7 @@ def dcgan_decoder(output_shape: Sequence[int], latent_dim: int = 100, base_filte
     # out of float16 under mixed precision (measured on an H200, Keras-JAX at 256 px: 2.3k -> 5.5k images/s).
     h = keras.layers.Conv2DTranspose(int(output_shape[-1]), 4, strides=2, padding="same", name=f"{name}_output",
                                      **_conv_init(seeds))(h)
+    h = crop_to(h, int(output_shape[0]), int(output_shape[1]), 2, f"{name}_cropping")
     outputs = keras.layers.Activation(output_activation or "linear", dtype="float32", name=f"{name}_output_act")(h)
     return keras.Model(latent, outputs, name=name)
 
@@ -96,7 +97,7 @@ def dcgan_discriminator(input_shape: Sequence[int], base_filters: int = 64, seed
     stages, height, width = pyramid(input_shape)
     seeds = SeedSequence(seed)
     inputs = keras.Input(tuple(int(d) for d in input_shape), name="x")
-    features = _trunk(inputs, base_filters, stages, seeds, name)
+    features = _trunk(pad_to_multiple(inputs, 2, f"{name}_padding"), base_filters, stages, seeds, name)
     logit = keras.layers.Conv2D(1, (height, width), padding="valid", name=f"{name}_classifier", dtype="float32",
                                 **_conv_init(seeds))(features)
     logit = keras.layers.Reshape((), dtype="float32")(logit)

@@ -9,6 +9,7 @@ import keras
 
 from keras_oneclass.networks.dense import dense_decoder, dense_stack
 from keras_oneclass.networks.initializers import SeedSequence, torch_default
+from keras_oneclass.networks.padding import crop_to, pad_to_multiple, padded_size
 
 
 def _gaussian_head(h, fan_in: int, latent_dim: int, seeds: SeedSequence):
@@ -43,16 +44,14 @@ def conv_vae_networks(input_shape: Sequence[int], filters: Sequence[int] = (32, 
     the decoder mirrors it with transposed convolutions and ends in a 3x3 conv to the input channels.
 
     Args:
-        input_shape: (H, W, C), H and W divisible by 2 ** len(filters) (16 by default; 256x256 in the
-            wood-surface study).
+        input_shape: (H, W, C) (256x256 in the wood-surface study). Sides not divisible by
+            2 ** len(filters) (16 by default) are zero-padded inside the encoder and cropped back at the
+            decoder's output.
     Returns:
         (encoder: (B, H, W, C) -> [z_mean, z_log_var], decoder: (B, latent_dim) -> (B, H, W, C))
     """
     height, width, channels = (int(d) for d in input_shape)
     factor = 2 ** len(filters)
-    if height % factor or width % factor:
-        raise ValueError(f"input_shape {tuple(input_shape)}: height and width must be divisible by {factor} "
-                         f"for {len(filters)} strided conv layers.")
     seeds = SeedSequence(seed)
 
     def block(h, layer, name):
@@ -61,12 +60,12 @@ def conv_vae_networks(input_shape: Sequence[int], filters: Sequence[int] = (32, 
         return keras.layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_act")(h)
 
     inputs = keras.Input((height, width, channels), name="x")
-    h, fan_in = inputs, channels
+    h, fan_in = pad_to_multiple(inputs, factor, "encoder_padding"), channels
     for i, f in enumerate(filters):
         h = block(h, keras.layers.Conv2D(f, kernel_size, strides=2, padding="same", name=f"encoder_conv_{i}",
                                          **torch_default(fan_in * kernel_size ** 2, seeds.next())), f"encoder_conv_{i}")
         fan_in = f
-    grid = (height // factor, width // factor, int(filters[-1]))
+    grid = (padded_size(height, factor) // factor, padded_size(width, factor) // factor, int(filters[-1]))
     h = keras.layers.Flatten()(h)
     encoder = keras.Model(inputs, _gaussian_head(h, math.prod(grid), latent_dim, seeds), name="vae_encoder")
 
@@ -85,5 +84,6 @@ def conv_vae_networks(input_shape: Sequence[int], filters: Sequence[int] = (32, 
     # out of float16 under mixed precision (measured on an H200, Keras-JAX at 256 px: 2.3k -> 5.5k images/s).
     h = keras.layers.Conv2D(channels, 3, padding="same", name="reconstruction",
                             **torch_default(fan_in * 9, seeds.next()))(h)
+    h = crop_to(h, height, width, factor, "decoder_cropping")
     outputs = keras.layers.Activation(output_activation or "linear", dtype="float32", name="reconstruction_act")(h)
     return encoder, keras.Model(latent, outputs, name="vae_decoder")
