@@ -23,7 +23,7 @@ reads them like any npz). Runs are idempotent: a file whose stored source key ma
 ``--force`` rewrites. ``--compare N`` also decodes N images with the package's TensorFlow loader
 (needs TensorFlow) and prints the largest absolute pixel difference.
 
-Usage: ``.venv/bin/python benchmarks/gpu_data.py [--force] [--compare 100]``
+Usage, from the repository root: ``.venv/bin/python -m benchmarks.gpu_data [--force] [--compare 100]``
 """
 
 from __future__ import annotations
@@ -239,7 +239,6 @@ def build_tile(root: Path, force: bool, size: int) -> Path:
 
 def compare_with_package(root: Path, count: int) -> None:
     """Max |stored pixels - package (TensorFlow) decode| on `count` CIFAR and magnetic-tile images."""
-    sys.path.insert(0, str(REPO))
     from keras_oneclass.datasets.image_folder import _decode_images
 
     train, test, _ = cifar_files(root)

@@ -3,7 +3,7 @@ CIFAR-10 cat study at its full protocol, in one command on one GPU.
 
 Runs through Keras' JAX backend (the lent GPU machine has JAX and PyTorch, no TensorFlow) from the
 working tree alone: the package, the wheels of keras/optree/namex in ``.whl`` and the data subset that
-``benchmarks/gpu_data.py`` writes to ``.gpu_data``. Sections, in this order (each one skipped when the
+``benchmarks.gpu_data`` writes to ``.gpu_data``. Sections, in this order (each one skipped when the
 time budget is spent, and then reported as not run):
 
 1. ``torch``: plain PyTorch on the same networks (``gpu_torch_reference.py``): the DASVDD dense
@@ -17,9 +17,11 @@ time budget is spent, and then reported as not run):
    budget fits; both variants under ``precision.auto()`` (mixed_float16 on a GPU).
 
 Usage:
-    python benchmarks/gpu_suite.py --quick                      # CPU, tiny sizes, under 3 minutes
-    python benchmarks/gpu_suite.py --out-dir $OUT --budget 500  # the GPU run (writes JSON there)
-    python benchmarks/gpu_suite.py --report RUN_DIR             # JSON + markdown into benchmarks/results
+    python -m benchmarks.gpu_suite --quick                      # CPU, tiny sizes, under 3 minutes
+    python -m benchmarks.gpu_suite --out-dir $OUT --budget 500  # the GPU run (writes JSON there)
+    python -m benchmarks.gpu_suite --report RUN_DIR             # JSON + markdown into benchmarks/results
+
+Run it from the repository root (``-m``: the package and ``benchmarks`` are found there).
 """
 
 from __future__ import annotations
@@ -40,8 +42,6 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.1")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 
@@ -73,7 +73,7 @@ def load_sets(quick: bool, rehearse: bool = False) -> dict:
                 "cifar_cat": (*synthetic(200, (32, 32, 3), anomalies=50), "synthetic 32x32x3"),
                 "tile256": (*synthetic(16, (32, 32, 1), anomalies=8), "synthetic 32x32 (quick)"),
                 "tile128": (*synthetic(16, (32, 32, 1), anomalies=8), "synthetic 32x32 (quick)")}
-    from gpu_data import load
+    from benchmarks.gpu_data import load
 
     from keras_oneclass.datasets import preprocessing
 
@@ -136,7 +136,7 @@ def detector_specs(quick: bool, sets: dict) -> list[dict]:
 
     e = (lambda gpu, cpu=1: cpu if quick else gpu)  # noqa: E731
     weights = REPO / ".gpu_data"
-    teacher = dict(teacher="mobilenet", alpha=0.25, weights="imagenet" if not quick else None,
+    teacher = dict(backbone="mobilenet", alpha=0.25, weights="imagenet" if not quick else None,
                    weights_dir=str(weights))
     return [
         {"name": "DASVDD", "data": "mnist0", "batch": 128, "epochs": e(20),
@@ -191,7 +191,7 @@ def run_throughput(quick: bool, sets: dict, deadline: Deadline, log, names=None)
 
 
 def run_torch(quick: bool, sets: dict, deadline: Deadline, log) -> list[dict]:
-    import gpu_torch_reference as ref
+    from benchmarks import gpu_torch_reference as ref
 
     device = "cpu" if quick else None
     small = dict(epochs=1, warmup=1) if quick else dict(epochs=3, warmup=1)
@@ -240,8 +240,8 @@ def cat_worker(args) -> None:
         for variant in order:
             keras.utils.set_random_seed(seed)
             model = DeepSVDD(input_shape=x_train.shape[1:], variant=variant, seed=seed,
-                             pretrain_epochs=protocol["pretrain_epochs"],
-                             learning_rate_milestones=(protocol["milestone"],))
+                             pretrain_epochs=protocol["pretrain_epochs"])
+            model.compile(learning_rate_milestones=(protocol["milestone"],))
             begin = time.perf_counter()
             model.fit(x_train, epochs=protocol["epochs"], verbose=0)
             seconds = time.perf_counter() - begin
@@ -271,10 +271,11 @@ def run_cat(args, deadline: Deadline, log) -> dict:
         seeds = list(range(worker, args.seeds, args.workers))
         if not seeds:
             continue
-        command = [sys.executable, __file__, "--cat-worker", "--cat-file", str(cat_file),
+        command = [sys.executable, "-m", "benchmarks.gpu_suite", "--cat-worker", "--cat-file", str(cat_file),
                    "--worker-budget", str(budget), "--worker-seeds", *map(str, seeds)]
         command += ["--quick"] * args.quick + ["--rehearse"] * args.rehearse
-        workers.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        workers.append(subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True))
     for process in workers:
         try:
             output, _ = process.communicate(timeout=max(deadline.left(), 1))
@@ -313,7 +314,7 @@ def render(results: dict) -> str:
     lines = ["# GPU suite", "",
              f"Measured {results['date']} on {results['machine']['gpu']} through Keras {results['machine']['keras']} "
              f"on the {results['backend']} backend (jax {results['machine'].get('jax', '-')}, torch "
-             f"{results['machine'].get('torch', '-')}), by `benchmarks/gpu_suite.py`"
+             f"{results['machine'].get('torch', '-')}), by `python -m benchmarks.gpu_suite`"
              + (" **--quick on a CPU: tiny synthetic sizes, no figure here means anything.**" if results["quick"] else ".")
              + f" Budget {results['budget_s']:.0f} s; the suite ran {results['elapsed_s']:.0f} s.", ""]
     torch_rows = [r for r in results.get("torch", []) if "images_per_s" in r]

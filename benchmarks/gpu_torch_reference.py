@@ -19,7 +19,7 @@ synchronised around each), each a fresh shuffle of the data (an on-device permut
 as a shuffling loader would). Returns a dict with ``images_per_s`` (images of an epoch over the
 median epoch time), ``step_ms`` (median epoch time over its steps), ``precision`` and details.
 
-``python benchmarks/gpu_torch_reference.py`` runs the GPU set and prints JSON (reads ``.gpu_data``
+``python -m benchmarks.gpu_torch_reference`` runs the GPU set and prints JSON (reads ``.gpu_data``
 when present, otherwise synthetic data: throughput does not depend on pixel values);
 ``--quick`` runs tiny sizes on the CPU, one timed epoch each (the dense net on 512 images, the conv
 net on 8 images of 64x64, the LeNet on 400 images).
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -312,11 +311,10 @@ def deep_svdd_lenet(x=None, n_images: int = 5000, batch_size: int = 200, epochs:
 # --- command line -----------------------------------------------------------------------------
 
 def _load_gpu_data(name: str):
-    """An array set from .gpu_data (benchmarks/gpu_data.py), or None when absent."""
+    """An array set from .gpu_data (``python -m benchmarks.gpu_data``), or None when absent."""
     if not (REPO / ".gpu_data" / f"{name}.npz").is_file():
         return None
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from gpu_data import load
+    from benchmarks.gpu_data import load
 
     return load(name)
 

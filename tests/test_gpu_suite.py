@@ -20,11 +20,12 @@ def test_quick_suite_measures_every_section(tmp_path):
     pytest.importorskip("jax")
     pytest.importorskip("torch")
     cache = Path(tempfile.gettempdir()) / "keras_oneclass_jax_cache"
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3",
+    # as on the GPU machine: `python -m benchmarks.gpu_suite` from the repository root, nothing else on the path
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "3",
            "JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--quick",
-                             "--out-dir", str(tmp_path)], env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.gpu_suite", "--quick", "--out-dir", str(tmp_path)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads((tmp_path / "gpu_suite_quick.json").read_text())
     assert results["quick"] and results["backend"] == "jax"
