@@ -6,9 +6,9 @@ working tree alone: the package, the wheels of keras/optree/namex in ``.whl`` an
 ``benchmarks.gpu_data`` writes to ``.gpu_data``. Sections, in this order (each one skipped when the
 time budget is spent, and then reported as not run):
 
-1. ``torch``: plain PyTorch on the same networks (``gpu_torch_reference.py``): the DASVDD dense
-   autoencoder, the package's ConvAutoencoder at 256 px (float32 with TF32, fp16 and bf16 autocast),
-   Deep SVDD's CIFAR-10 LeNet; data on the GPU, the fastest each can be.
+1. ``torch``: plain PyTorch on the same networks (``benchmarks.gpu_torch_reference``): the DASVDD
+   dense autoencoder, the package's ConvAutoencoder at 256 px (float32 with TF32, fp16 and bf16
+   autocast), Deep SVDD's CIFAR-10 LeNet; data on the GPU, the fastest each can be.
 2. ``throughput``: every trained detector in float32 and in ``mixed_float16``, paired in one process:
    median seconds per step and images per second over the timed epochs (the first epoch, which
    compiles, is left out) and the test AUC the short run reaches.
