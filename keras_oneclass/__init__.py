@@ -11,8 +11,9 @@ from keras_oneclass.models.deep_svdd import DeepSVDD
 from keras_oneclass.models.padim import PaDiM
 from keras_oneclass.models.patchcore import PatchCore
 from keras_oneclass.layers import Sampling
+from keras_oneclass.saving import load_detector
 from keras_oneclass import callbacks, postprocessing
 
 __version__ = "0.1.0"
 __all__ = ["ConvAutoencoder", "DASVDD", "DeepSVDD", "DenseAutoencoder", "Detector", "EfficientAD", "GANomaly", "NotFittedError",
-           "PaDiM", "PatchCore", "Sampling", "VAE", "callbacks", "datasets", "metrics", "postprocessing", "precision"]
+           "PaDiM", "PatchCore", "Sampling", "VAE", "callbacks", "datasets", "load_detector", "metrics", "postprocessing", "precision"]

@@ -19,8 +19,13 @@ size and colour mode of the saved model.
 without underscores: ``ConvAutoencoder``, ``conv_autoencoder``, ``patchcore``); ``--param`` passes
 constructor arguments (values read as JSON when they parse, e.g. ``latent_dim=64``, else as text).
 
-Errors the user can fix (missing or empty folder, unreadable image, a file that is not a detector,
-an unknown model name) print one line to stderr and exit with status 1, without a traceback.
+``--epochs`` defaults to 10, and to 1 for the detectors that build a memory in one pass (PaDiM,
+PatchCore). Models are loaded with ``keras_oneclass.load_detector``.
+
+Errors the user can fix (missing or empty folder, unreadable image, a file that is not a detector or
+is damaged, an unknown model name, a value out of range, an output path that cannot be written) print
+one line to stderr and exit with status 1, without a traceback. Arguments and output paths are
+checked before any data is read or any model trained.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import inspect
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -88,22 +94,55 @@ def _parse_params(pairs: Sequence[str]) -> dict:
 
 
 def load_detector(path: str):
-    """``keras.models.load_model(path)``, checked to be a keras_oneclass detector."""
-    import keras
+    """``keras_oneclass.load_detector(path)``: its errors (missing, damaged, not a detector) as one line."""
+    from keras_oneclass.saving import load_detector as load
 
-    from keras_oneclass.detector import Detector
-
-    file = Path(path)
-    if not file.is_file():
-        raise CommandError(f"model file {path!r} does not exist.")
     try:
-        model = keras.models.load_model(file)
-    except Exception as error:  # noqa: BLE001 - any failure to load means "not a saved model"
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CommandError(f"{path!r} is not a saved Keras detector ({first_line}).") from None
-    if not isinstance(model, Detector):
-        raise CommandError(f"{path!r} holds a {type(model).__name__}, not a keras_oneclass detector.")
-    return model
+        return load(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(" ".join(str(error).split())) from None
+
+
+# ----------------------------------------------------------------------------------------- arguments
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise CommandError(message)
+
+
+def check_output(path: str, option: str = "--out", suffix: str | None = None) -> Path:
+    """The output file ``path``, checked before any work: its folder is created if needed and a
+    temporary file is written there, so that a result is never lost to an unwritable path."""
+    out = Path(path).expanduser()
+    if suffix is not None and out.suffix != suffix:
+        raise CommandError(f"{option} must end in {suffix}, got {path!r}.")
+    if out.is_dir():
+        raise CommandError(f"{option} {path!r} is a folder; expected a file name.")
+    folder = out.parent
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise CommandError(f"{option} {path!r}: cannot create the folder {str(folder)!r} "
+                           f"({str(blocker)!r} is a file).")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"{option} {path!r}: cannot create the folder {str(folder)!r} "
+                           f"({error.strerror or error}).") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".keras-oneclass-", suffix=".tmp"):
+            pass
+    except OSError as error:
+        raise CommandError(f"{option} {path!r}: cannot write in the folder {str(folder)!r} "
+                           f"({error.strerror or error}).") from None
+    if out.exists() and not os.access(out, os.W_OK):
+        raise CommandError(f"{option} {path!r} exists and cannot be overwritten (permission denied).")
+    return out
+
+
+def one_pass(cls: type) -> bool:
+    """Whether ``cls`` builds its memory in one pass over the data (PaDiM, PatchCore): one epoch."""
+    from keras_oneclass.memory.detector import FeatureMemoryDetector
+
+    return issubclass(cls, FeatureMemoryDetector)
 
 
 # ----------------------------------------------------------------------------------------- images
@@ -231,11 +270,15 @@ def evaluate_detector(model, test, verbose="auto") -> dict:
 def command_fit(args) -> int:
     cls = resolve_model(args.model)
     params = _parse_params(args.param)
-    out = Path(args.out)
-    if out.suffix != ".keras":
-        raise CommandError(f"--out must end in .keras, got {args.out!r}.")
-    if not 0 < args.validation_fraction < 1:
-        raise CommandError(f"--validation-fraction must be in (0, 1), got {args.validation_fraction}.")
+    _require(args.image_size > 0, f"--image-size must be a positive number of pixels, got {args.image_size}.")
+    _require(args.epochs is None or args.epochs > 0, f"--epochs must be at least 1, got {args.epochs}.")
+    _require(args.batch_size is None or args.batch_size > 0, f"--batch-size must be at least 1, got {args.batch_size}.")
+    _require(0 < args.validation_fraction < 1,
+             f"--validation-fraction must be in (0, 1), got {args.validation_fraction}.")
+    _require(0 < args.percentile <= 100, f"--percentile must be in (0, 100], got {args.percentile}.")
+    _require(args.seed >= 0, f"--seed must be a non-negative integer, got {args.seed}.")
+    out = check_output(args.out, "--out", suffix=".keras")
+    epochs = args.epochs if args.epochs is not None else 1 if one_pass(cls) else 10
     images = read_training_images(args.data, args.image_size, args.color_mode)
     if len(images) < 2:
         raise CommandError(f"{args.data!r} holds {len(images)} training image; need at least 2 "
@@ -249,19 +292,24 @@ def command_fit(args) -> int:
         raise CommandError(f"{cls.__name__}: {error}") from None
     print(f"{cls.__name__}: training on {len(train)} images {train.shape[1:]}, "
           f"{len(validation)} held out for the threshold")
-    fit_kwargs = {"epochs": args.epochs}
-    if args.batch_size:
+    fit_kwargs = {"epochs": epochs}
+    if args.batch_size is not None:
         fit_kwargs["batch_size"] = args.batch_size
     model.fit(train, **fit_kwargs)
     threshold = model.calibrate(validation, percentile=args.percentile)
     print(f"threshold = {threshold:.6g} ({args.percentile:g}th percentile of {len(validation)} held-out images)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        model.save(out)
+    except OSError as error:
+        raise CommandError(f"could not save the model to {str(out)!r} ({error.strerror or error}).") from None
     print(f"saved {out}")
     return 0
 
 
 def command_score(args) -> int:
+    if args.out:
+        check_output(args.out)
     model = load_detector(args.model)
     with contextlib.redirect_stdout(sys.stderr):  # progress messages must not mix with the CSV
         test = read_test_set(args.data, model, labelled=False)
@@ -289,6 +337,8 @@ def format_table(result: dict) -> str:
 
 
 def command_evaluate(args) -> int:
+    if args.out:
+        check_output(args.out)
     model = load_detector(args.model)
     test = read_test_set(args.data, model, labelled=True)
     result = evaluate_detector(model, test, verbose=0)
@@ -312,10 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", required=True, help="detector class name, e.g. patchcore, conv_autoencoder")
     fit.add_argument("--data", required=True, help="MVTec-layout folder (train/good is used) or a folder of images")
     fit.add_argument("--out", required=True, help="where to save the model, e.g. model.keras")
-    fit.add_argument("--epochs", type=int, default=10)
+    fit.add_argument("--epochs", type=int, default=None,
+                     help="training epochs (default 10; 1 for one-pass detectors: PaDiM, PatchCore)")
     fit.add_argument("--image-size", type=int, default=256, help="images are resized to S x S (default 256)")
     fit.add_argument("--color-mode", choices=("auto", "rgb", "grayscale"), default="auto")
-    fit.add_argument("--batch-size", type=int, default=None)
+    fit.add_argument("--batch-size", type=int, default=None, help="default: the detector's own")
     fit.add_argument("--validation-fraction", type=float, default=0.1,
                      help="training images held out to set the threshold (default 0.1)")
     fit.add_argument("--percentile", type=float, default=95.0, help="threshold percentile (default 95)")
@@ -349,9 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, ValueError) as error:  # raised by the readers and detectors with clear messages
-        message = str(error).strip().splitlines()
-        print(f"{PROG}: error: {' '.join(message) if message else type(error).__name__}", file=sys.stderr)
+    except (OSError, ValueError) as error:  # raised by the readers and detectors with clear messages
+        if isinstance(error, OSError) and error.strerror and error.filename:
+            message = f"{error.strerror}: {str(error.filename)!r}"
+        else:
+            message = " ".join(str(error).split()) or type(error).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
 
 

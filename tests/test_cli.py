@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
+import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -140,7 +143,7 @@ def test_clear_errors(fitted, tmp_path, capsys):
 
     text_file = tmp_path / "notes.keras"
     text_file.write_text("hello")
-    assert "not a saved Keras detector" in _error(capsys, ["score", "--model", str(text_file), "--data", str(root)])
+    assert "is damaged" in _error(capsys, ["score", "--model", str(text_file), "--data", str(root)])
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     plain.save(tmp_path / "plain.keras")
     assert "not a keras_oneclass detector" in _error(
@@ -157,3 +160,133 @@ def test_module_entry_point_exits_cleanly():
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 1
     assert "keras-oneclass: error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def _one_error_line(capsys, argv) -> str:
+    """The command fails with status 1 and exactly one line on stderr, without a traceback."""
+    err = _error(capsys, argv)
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.fixture
+def no_data_read(monkeypatch):
+    """Fails the test if a command reads its data or loads its model (checks must come first)."""
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the command went on to read data or load a model before failing")
+
+    for name in ("read_training_images", "read_test_set", "load_detector"):
+        monkeypatch.setattr(cli, name, must_not_run)
+
+
+def _blocked_path(tmp_path) -> Path:
+    """A path whose folder cannot be created: its parent is a regular file (unwritable even for root)."""
+    (tmp_path / "a_file").write_text("x")
+    return tmp_path / "a_file" / "sub" / "model.keras"
+
+
+BAD_FIT_ARGUMENTS = {
+    "image size 0": (["--image-size", "0"], "--image-size must be a positive"),
+    "image size -5": (["--image-size", "-5"], "--image-size must be a positive"),
+    "epochs 0": (["--epochs", "0"], "--epochs must be at least 1"),
+    "epochs -1": (["--epochs", "-1"], "--epochs must be at least 1"),
+    "batch size 0": (["--batch-size", "0"], "--batch-size must be at least 1"),
+    "percentile 0": (["--percentile", "0"], "--percentile must be in (0, 100]"),
+    "percentile 101": (["--percentile", "101"], "--percentile must be in (0, 100]"),
+    "percentile nan": (["--percentile", "nan"], "--percentile must be in (0, 100]"),
+    "validation fraction 1": (["--validation-fraction", "1"], "--validation-fraction must be in (0, 1)"),
+    "seed -1": (["--seed", "-1"], "--seed must be a non-negative"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FIT_ARGUMENTS))
+def test_fit_rejects_bad_values_before_reading_data(case, tmp_path, capsys, no_data_read):
+    extra, message = BAD_FIT_ARGUMENTS[case]
+    out = tmp_path / "m.keras"
+    start = time.perf_counter()
+    err = _one_error_line(capsys, ["fit", "--model", "DASVDD", "--data", str(tmp_path / "data"), "--out", str(out),
+                                   *extra])
+    assert message in err and time.perf_counter() - start < 10
+    assert not out.exists()
+
+
+def test_fit_rejects_bad_values_on_real_data_without_training(fitted, tmp_path, capsys):
+    root, _ = fitted
+    for extra in (["--image-size", "0"], ["--image-size", "-5"], ["--epochs", "0"], ["--percentile", "0"]):
+        out = tmp_path / "m.keras"
+        start = time.perf_counter()
+        err = _one_error_line(capsys, ["fit", *FIT, "--data", str(root), "--out", str(out), *extra])
+        assert "keras-oneclass: error: --" in err and time.perf_counter() - start < 10
+        assert not out.exists()
+
+
+def test_fit_checks_the_output_before_reading_data(tmp_path, capsys, no_data_read):
+    fit = ["fit", "--model", "DASVDD", "--data", str(tmp_path / "data"), "--out"]
+    err = _one_error_line(capsys, fit + [str(_blocked_path(tmp_path))])
+    assert "cannot create the folder" in err
+    (tmp_path / "folder.keras").mkdir()
+    assert "is a folder" in _one_error_line(capsys, fit + [str(tmp_path / "folder.keras")])
+    assert "must end in .keras" in _one_error_line(capsys, fit + [str(tmp_path / "m.h5")])
+    nested = tmp_path / "new" / "deeper" / "m.keras"  # a missing folder is created, then the data is read
+    with pytest.raises(AssertionError, match="read data"):
+        cli.main(fit + [str(nested)])
+    assert nested.parent.is_dir() and list(nested.parent.iterdir()) == []  # the probe file is gone
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write in read-only folders")
+def test_fit_rejects_a_read_only_output_folder(tmp_path, capsys, no_data_read):
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        err = _one_error_line(capsys, ["fit", "--model", "DASVDD", "--data", str(tmp_path), "--out",
+                                       str(folder / "m.keras")])
+    finally:
+        folder.chmod(0o700)
+    assert "cannot write in the folder" in err
+
+
+def test_fit_rejects_a_folder_it_cannot_write_in(tmp_path, capsys, no_data_read, monkeypatch):
+    def denied(*args, **kwargs):  # what a read-only folder answers (root may write anywhere, so simulated)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli.tempfile, "NamedTemporaryFile", denied)
+    err = _one_error_line(capsys, ["fit", "--model", "DASVDD", "--data", str(tmp_path), "--out",
+                                   str(tmp_path / "m.keras")])
+    assert "cannot write in the folder" in err and "Permission denied" in err
+
+
+def test_score_and_evaluate_check_the_output_before_loading(tmp_path, capsys, no_data_read):
+    blocked = str(_blocked_path(tmp_path).with_suffix(".csv"))
+    for command in ("score", "evaluate"):
+        err = _one_error_line(capsys, [command, "--model", "m.keras", "--data", str(tmp_path), "--out", blocked])
+        assert "cannot create the folder" in err
+
+
+def test_unwritable_output_after_scoring_is_one_line(fitted, tmp_path, capsys, monkeypatch):
+    root, model_file = fitted
+    monkeypatch.setattr(cli, "check_output", lambda *args, **kwargs: None)  # the folder vanishes after the check
+    err = _error(capsys, ["score", "--model", str(model_file), "--data", str(root),
+                          "--out", str(_blocked_path(tmp_path).with_suffix(".csv"))])
+    assert "Not a directory" in err.splitlines()[-1]  # (the lines above it are progress messages)
+
+
+def test_one_pass_detectors_fit_one_epoch_by_default(fitted, tmp_path, capsys, monkeypatch):
+    root, _ = fitted
+    seen = []
+    original = keras_oneclass.PatchCore.fit
+
+    def recording_fit(self, x, *args, **kwargs):
+        seen.append(kwargs.get("epochs"))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(keras_oneclass.PatchCore, "fit", recording_fit)
+    out = tmp_path / "patchcore.keras"
+    argv = ["fit", "--model", "patchcore", "--data", str(root), "--out", str(out), "--image-size", "32",
+            "--param", "weights=null", "--param", "alpha=0.25"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli.main(argv) == 0
+    assert seen == [1] and out.is_file()
+    assert not [w for w in caught if "epochs" in str(w.message)], [str(w.message) for w in caught]
+    assert cli.one_pass(keras_oneclass.PaDiM) and not cli.one_pass(keras_oneclass.DASVDD)
