@@ -75,6 +75,12 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.shuffle:
             self._order = self._rng.permutation(len(self.x))
 
+    def skip_epochs(self, epochs: int) -> None:
+        """Replay the reshuffles of ``epochs`` epochs: a fit resumed at epoch k (``BackupAndRestore``)
+        then serves epoch k in the order an uninterrupted fit serves it."""
+        for _ in range(int(epochs)):
+            self.on_epoch_end()
+
 
 class SelfTargets(keras.utils.PyDataset):
     """A PyDataset of ``x`` batches re-served as ``(x, x)`` pairs, for autoencoders trained with a

@@ -100,6 +100,43 @@ class TrainedDetector(Detector):
             raise ValueError(f"{type(self).__name__} has no compiled optimizer for phase {name!r}: "
                              "call compile() first.") from None
 
+    # ----------------------------------------------------------------------------- saving
+    RANDOM_STATE = "random_state_"  # weight-file keys of the SeedGenerator states, after the own variables
+
+    def random_states(self) -> list:
+        """The state variables of every ``keras.random.SeedGenerator`` of the detector and its layers
+        (a VAE's ``Sampling``, EfficientAD's augmentation, dropout), in a fixed order."""
+        states, seen = [], set()
+        for layer in self._flatten_layers(include_self=True, recursive=True):
+            for generator in getattr(layer, "_seed_generators", ()):
+                if id(generator.state) not in seen:
+                    seen.add(id(generator.state))
+                    states.append(generator.state)
+        return states
+
+    def save_own_variables(self, store):
+        """The detector's own variables, then the random states of its seed generators.
+
+        Keras saves no ``SeedGenerator`` state; saved here, ``keras.callbacks.BackupAndRestore`` resumes
+        a fit with the random draws (VAE sampling, EfficientAD augmentation) an uninterrupted fit makes.
+        """
+        super().save_own_variables(store)
+        for i, state in enumerate(self.random_states()):
+            store[f"{self.RANDOM_STATE}{i}"] = state
+
+    def load_own_variables(self, store):
+        """Load what ``save_own_variables`` saved; files saved without the random states load too."""
+        keys = list(store.keys())
+        random_keys = {key for key in keys if key.startswith(self.RANDOM_STATE)}
+        super().load_own_variables({key: store[key] for key in keys if key not in random_keys})
+        states = self.random_states()
+        if random_keys and len(random_keys) != len(states):
+            raise ValueError(f"{type(self).__name__}: the weights hold {len(random_keys)} random states, the "
+                             f"detector has {len(states)} seed generators.")
+        if random_keys:
+            for i, state in enumerate(states):
+                state.assign(store[f"{self.RANDOM_STATE}{i}"])
+
     # ----------------------------------------------------------------------------- declared by subclasses
     def train_phases(self) -> Sequence[Phase]:
         """The update phases of one train step, in order."""
