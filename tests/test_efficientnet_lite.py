@@ -99,7 +99,8 @@ def test_backbone_family_converts_into_keras_home_and_finds_it_again(variant, tm
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("KERAS_ONECLASS_DATA", raising=False)
     extractor = FeatureExtractor(f"efficientnet_{variant}", (64, 64, 1))
-    assert (tmp_path / "models" / el.weights_file_name(variant)).is_file()
+    cached = tmp_path / "models" / el.weights_file_name(variant)
+    assert cached.is_file() and extractor.weights_source == f"imagenet: {cached}"
     shapes = [tuple(f.shape) for f in extractor(np.random.default_rng(0).random((2, 64, 64, 1), np.float32))]
     assert [s[1:3] for s in shapes] == [(8, 8), (4, 4)]
     again = build_backbone(f"efficientnet_{variant}", (64, 64, 3))

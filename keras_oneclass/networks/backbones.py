@@ -136,7 +136,8 @@ def build_backbone(name: str, input_shape: Sequence[int], weights: str | os.Path
         if local is None:
             try:
                 model = family.constructor(weights="imagenet", **kwargs)
-                model.weights_source = "imagenet (Keras cache or download)"
+                # EfficientNet-Lite says which converted file it loaded; keras.applications says nothing.
+                model.weights_source = getattr(model, "weights_source", None) or "imagenet (Keras cache or download)"
                 return model
             except Exception as error:  # download failed: say exactly what is missing and where
                 raise FileNotFoundError(
