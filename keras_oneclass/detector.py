@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_oneclass import backends
+from keras_oneclass import backends, inputs
 from keras_oneclass import metrics as metrics_lib
 
 PACKAGE = "keras_oneclass"
@@ -48,42 +48,9 @@ def features_of(data):
 
 
 def validate_input(x, sample_shape: tuple[int, ...], name: str = "x") -> None:
-    """Raise a clear error when ``x`` cannot be a batch of samples of ``sample_shape``.
-
-    Checks arrays fully (rank, shape, emptiness, NaN/inf) and datasets by their element spec
-    (rank and shape; an empty dataset when its size is known).
-    """
-    expected = f"(N, {', '.join(map(str, sample_shape))})"
-    if x is None:
-        raise TypeError(f"{name} is None: expected an array of shape {expected}, a keras.utils.PyDataset "
-                        "or a tf.data.Dataset.")
-    if backends.is_tf_dataset(x):
-        spec = features_of(x.element_spec)
-        shape = getattr(spec, "shape", None)
-        if shape is None:
-            raise TypeError(f"{name}: the dataset must yield tensors or (x, y) tuples, got {x.element_spec}.")
-        if shape.rank is not None and shape.rank == len(sample_shape):
-            raise ValueError(f"{name}: the dataset yields single samples of shape {shape}; batch it first, "
-                             f"e.g. dataset.batch(200), so that it yields {expected}.")
-        if not shape.is_compatible_with((None, *sample_shape)):
-            raise ValueError(f"{name}: the dataset yields batches of shape {shape}, expected {expected}.")
-        if x.cardinality() == 0:
-            raise ValueError(f"{name}: the dataset is empty.")
-        return
-    if isinstance(x, keras.utils.PyDataset):
-        return
-    array = np.asarray(x)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}.")
-    if array.ndim != len(sample_shape) + 1 or tuple(array.shape[1:]) != sample_shape:
-        raise ValueError(f"{name} has shape {array.shape}, expected {expected} for this detector's "
-                         f"input_shape={sample_shape}.")
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} is empty: expected at least one sample of shape {sample_shape}.")
-    if np.issubdtype(array.dtype, np.floating):
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        if bad:
-            raise ValueError(f"{name} contains {bad} NaN or inf values; clean or impute them first.")
+    """Raise a clear error when ``x`` cannot be a batch of samples of ``sample_shape`` (the rules of
+    ``keras_oneclass.inputs``; arrays are checked in full, datasets by their spec and first batch)."""
+    inputs.InputChecker(sample_shape).prepare(x, name)
 
 
 def replicated_on_cpu(strategy) -> bool:
@@ -131,6 +98,9 @@ def iterate_batches(x, batch_size: int = 1000) -> Iterator[np.ndarray]:
     elif isinstance(x, keras.utils.PyDataset):
         for i in range(len(x)):
             yield np.asarray(features_of(x[i]), dtype=np.float32)
+    elif not isinstance(x, np.ndarray):  # a generator of batches
+        for batch in x:
+            yield np.asarray(features_of(batch), dtype=np.float32)
     else:
         array = np.asarray(x, dtype=np.float32)
         for start in range(0, array.shape[0], batch_size):
@@ -165,6 +135,13 @@ class Detector(keras.Model):
     maps, ...) is a constructor argument, stored under its own name and saved in ``get_config``; what
     defines the optimisation (optimizer, learning rate, schedule) is an argument of ``compile()``,
     which applies the paper's defaults when it is not called.
+
+    Inputs follow the rules of ``keras_oneclass.inputs`` at every entry point (finite values, at
+    least one batch, integer images read as 0-255 pixels).
+
+    Saving: ``model.save("model.keras")`` keeps the fitted state and the threshold (the legacy ``.h5``
+    format is refused with a ValueError); ``keras_oneclass.load_detector("model.keras")`` loads it back,
+    with a clear error when the file is missing, damaged or holds no detector.
     """
 
     default_batch_size = 32
@@ -238,20 +215,73 @@ class Detector(keras.Model):
             jit_compile = False
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
-    def prepare_fit(self, x) -> None:
-        """Work done once before training starts (hook for subclasses)."""
+    # ----------------------------------------------------------------------------- input rules
+    @property
+    def input_range(self) -> tuple[float, float] | None:
+        """The documented range of the inputs, (0, 1) for images read by a sigmoid reconstruction or a
+        pretrained backbone; None when any scale is fine. Values far outside it warn once."""
+        return (0.0, 1.0) if getattr(self, "output_activation", None) == "sigmoid" else None
 
-    def fit(self, x=None, y=None, batch_size=None, *, drop_remainder: bool = False, **kwargs):
+    def _warn_range_once(self, message: str) -> None:
+        if not getattr(self, "_range_warned", False):
+            warnings.warn(message, stacklevel=5)
+            self._range_warned = True
+
+    def input_checker(self) -> inputs.InputChecker:
+        """The checks of ``keras_oneclass.inputs`` for this detector's samples."""
+        return inputs.InputChecker(self.sample_shape, self.input_range, self._warn_range_once)
+
+    def _prepare_validation(self, validation_data, checker):
+        if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):  # (x_val, y_val[, weights])
+            return (checker.prepare(validation_data[0], "validation_data"), *validation_data[1:])
+        return checker.prepare(validation_data, "validation_data")
+
+    # ----------------------------------------------------------------------------- training
+    def prepare_fit(self, x) -> None:
+        """Work done before training starts (hook for subclasses). On a second ``fit`` the statistics
+        it estimated the first time are kept, with a warning (``warn_kept``)."""
+
+    def after_fit(self, x, validation_data) -> None:
+        """Work done after the epochs, before the detector is marked fitted (hook for subclasses)."""
+
+    def warn_kept(self, what: str) -> None:
+        """The warning of a second ``fit``: training continues, ``what`` estimated before the first is kept."""
+        warnings.warn(f"{type(self).__name__}.fit() continues training the fitted detector and keeps {what} "
+                      "estimated before its first fit; build a new detector to start over on other data.",
+                      stacklevel=4)
+
+    def fit(self, x=None, y=None, batch_size=None, *, drop_remainder: bool = False, validation_data=None,
+            **kwargs):
         """Train on normal data; labels, if given, are ignored by one-class training.
 
-        Accepts what ``keras.Model.fit`` accepts; compiles with the method's published defaults
-        when ``compile()`` was not called. For arrays, ``drop_remainder=True`` skips the last
-        partial batch of every epoch (PyTorch's ``DataLoader(drop_last=True)``).
+        Accepts what ``keras.Model.fit`` accepts, checked by the rules of ``keras_oneclass.inputs``;
+        compiles with the method's published defaults when ``compile()`` was not called. For arrays,
+        ``drop_remainder=True`` skips the last partial batch of every epoch (PyTorch's
+        ``DataLoader(drop_last=True)``). ``validation_data`` (normal samples) is checked like ``x``
+        and its losses are logged as ``val_*``.
+
+        A second ``fit`` continues training: it clears a threshold set by ``calibrate`` (with a
+        warning: calibrate again), and keeps the statistics estimated before the first fit.
+
+        When a batch holds NaN or inf, or the loss turns NaN or inf, ``fit`` raises ``ValueError``
+        and leaves every weight, the fitted flag and the threshold as they were before the call.
+
+        An interrupted fit resumes with ``keras.callbacks.BackupAndRestore(backup_dir)``: a new
+        detector fitting with the same directory loads the last saved epoch's weights, optimizer and
+        random states and continues from the next epoch; each epoch of an array sees the order it sees
+        in an uninterrupted fit, so the result is the uninterrupted fit's (``training/resume.py``).
         """
-        validate_input(x, self.sample_shape, "x")
+        if inputs.is_generator(x):
+            raise TypeError(f"x: {type(self).__name__}.fit() reads x once per epoch (and before training), but a "
+                            "generator can be read only once; wrap it in a keras.utils.PyDataset or "
+                            "tf.data.Dataset.from_generator, or pass an array.")
+        checker = self.input_checker()
+        x = checker.prepare(x, "x")
+        if validation_data is not None:
+            validation_data = self._prepare_validation(validation_data, checker)
         if not self.compiled:
             self.compile()
-        is_dataset = backends.is_dataset(x)
+        is_dataset = not isinstance(x, np.ndarray)
         if drop_remainder and (is_dataset or kwargs.get("validation_split")):
             raise ValueError("drop_remainder=True applies to arrays without validation_split; batch a dataset "
                              "with dataset.batch(n, drop_remainder=True) instead.")
@@ -259,15 +289,43 @@ class Detector(keras.Model):
             x = self.array_pipeline(x, batch_size or self.default_batch_size, kwargs.pop("shuffle", True),
                                     drop_remainder)
             y = None  # one-class training ignores labels
-        if backends.is_dataset(x):
+            from keras_oneclass.training.resume import with_resumed_data_order  # a resumed fit keeps the order
+
+            kwargs["callbacks"] = with_resumed_data_order(kwargs.get("callbacks"), x, kwargs.get("steps_per_epoch"))
+        if not isinstance(x, np.ndarray):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras warns otherwise
             batch_size = None
         elif batch_size is None:
             batch_size = self.default_batch_size
-        self.prepare_fit(x)
-        history = super().fit(x, y, batch_size=batch_size, **kwargs)
+        before = [np.array(v.numpy(), copy=True) for v in self.variables]
+        if self.threshold is not None:
+            warnings.warn(f"{type(self).__name__}.fit() cleared the threshold set before ({self.threshold:.6g}): "
+                          "it belonged to the detector before this fit. Call calibrate() again.", stacklevel=2)
+            self.threshold = None
+        try:
+            with inputs.readable_errors():
+                self.prepare_fit(x)
+                history = super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+                self.check_training(history)
+                self.after_fit(x, validation_data)
+        except ValueError:
+            for variable, value in zip(self.variables, before):
+                variable.assign(value)
+            raise
         self._fitted.assign(1.0)
         return history
+
+    def check_training(self, history) -> None:
+        """Raise ``ValueError`` when a logged loss turned NaN or inf."""
+        for key, values in history.history.items():
+            values = np.asarray(values, dtype=np.float64)
+            if values.size and not np.isfinite(values).all():
+                epoch = int(np.flatnonzero(~np.isfinite(values))[0])
+                raise ValueError(
+                    f"{type(self).__name__}.fit(): {key} became NaN or inf in epoch {epoch}; the detector was "
+                    "left as it was before fit(). Likely causes: a learning rate too large for this detector "
+                    "(compile(learning_rate=...) or the optimizer given to compile()), or inputs far outside "
+                    "their expected scale.")
 
     def array_pipeline(self, x, batch_size: int, shuffle: bool = True, drop_remainder: bool = False):
         """Batches of an in-memory array, reshuffled each epoch with the seed.
@@ -317,9 +375,9 @@ class Detector(keras.Model):
         padding's scores dropped.
         """
         self._require_fitted("predict")
-        validate_input(x, self.sample_shape, "x")
+        x = self.input_checker().prepare(x, "x")
         count = None
-        if not backends.is_dataset(x):
+        if isinstance(x, np.ndarray):
             if batch_size is None:
                 batch_size = max(self.default_batch_size, 256)
             shards = data_shards()
@@ -327,8 +385,13 @@ class Detector(keras.Model):
                 x = np.asarray(x)
                 count = len(x)
                 x = np.concatenate([x, np.repeat(x[-1:], shards - count % shards, axis=0)])
-        scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
-        return np.asarray(scores, dtype=np.float32).reshape(-1)[:count]
+        with inputs.readable_errors():
+            scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+        scores = np.asarray(scores, dtype=np.float32).reshape(-1)[:count]
+        error = inputs.nonfinite_scores_error(scores)
+        if error is not None:
+            raise error
+        return scores
 
     def calibrate(self, x, y=None, percentile: float = 95.0, method: str | None = None,
                   verbose=0) -> float:
@@ -389,19 +452,36 @@ class Detector(keras.Model):
                                       "the detectors that localise are the autoencoders, VAE, GANomaly, PaDiM, "
                                       "PatchCore and EfficientAD.")
         self._require_fitted("score_and_map")
-        validate_input(x, self.sample_shape, "x")
+        x = self.input_checker().prepare(x, "x")
         scores, maps = [], []
-        for batch in iterate_batches(x, int(batch_size or self.default_batch_size)):
-            score, anomaly_map = self.map_batch(batch)
-            scores.append(np.asarray(ops.convert_to_numpy(score), dtype=np.float32).reshape(-1))
-            maps.append(np.asarray(ops.convert_to_numpy(anomaly_map), dtype=np.float32))
-        return np.concatenate(scores), np.concatenate(maps)
+        with inputs.readable_errors():
+            for batch in iterate_batches(x, int(batch_size or self.default_batch_size)):
+                score, anomaly_map = self.map_batch(batch)
+                scores.append(np.asarray(ops.convert_to_numpy(score), dtype=np.float32).reshape(-1))
+                maps.append(np.asarray(ops.convert_to_numpy(anomaly_map), dtype=np.float32))
+        scores, maps = np.concatenate(scores), np.concatenate(maps)
+        for values, what in ((scores, "scores"), (maps.reshape(len(maps), -1).max(axis=1), "anomaly maps")):
+            error = inputs.nonfinite_scores_error(values, what)
+            if error is not None:
+                raise error
+        return scores, maps
 
     def anomaly_map(self, x, batch_size: int | None = None) -> np.ndarray:
         """(N, H, W) float32 anomaly maps at the input resolution: see ``score_and_map``."""
         return self.score_and_map(x, batch_size)[1]
 
     # ----------------------------------------------------------------------------- saving
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """``keras.Model.save`` to a ``.keras`` file; load it with ``keras_oneclass.load_detector``.
+
+        The legacy HDF5 format (``.h5``, ``.hdf5``) cannot hold a detector's configuration and
+        fitted state: a ValueError says to use ``.keras`` instead.
+        """
+        if str(filepath).lower().endswith((".h5", ".hdf5")):
+            raise ValueError(f"{type(self).__name__} cannot be saved in the legacy HDF5 format ({str(filepath)!r}); "
+                             f"save it to a .keras file instead, e.g. model.save('model.keras').")
+        return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
     def build(self, input_shape=None):
         """Networks are built at construction; nothing is left to create here."""
         self.built = True

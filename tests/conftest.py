@@ -37,6 +37,12 @@ try:
 except ImportError:  # JAX or PyTorch without TensorFlow
     tf = None
 
+def _detector_rows():
+    import detector_rows  # tests/ is on the path of pytest's conftest imports
+
+    return detector_rows
+
+
 needs_tensorflow = pytest.mark.skipif(tf is None, reason="needs TensorFlow (tf.data), not installed or blocked here")
 
 
@@ -65,3 +71,16 @@ def blobs(n_normal: int = 256, n_anomalous: int = 64, shape=(8,), seed: int = 0)
     x_test = np.concatenate([normal[n_normal:], anomalous]).astype("float32")
     y_test = np.r_[np.zeros(n_normal, int), np.ones(n_anomalous, int)]
     return x_train, x_test, y_test
+
+
+@pytest.fixture(params=sorted(_detector_rows().DETECTORS), scope="session")
+def trained(request, tmp_path_factory):
+    """One fitted detector per row of ``detector_rows.DETECTORS`` (no compile(): defaults apply), shared by
+    the contract and bad-input tests of a run."""
+    factory, shape, epochs = _detector_rows().DETECTORS[request.param]
+    x_train, x_test, y_test = blobs(shape=shape)
+    model = factory(0)
+    history = model.fit(x_train, epochs=epochs, verbose=0)
+    return {"name": request.param, "factory": factory, "shape": shape, "epochs": epochs, "model": model,
+            "history": history, "x_train": x_train, "x_test": x_test, "y_test": y_test,
+            "tmp": tmp_path_factory.mktemp(request.param)}

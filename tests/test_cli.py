@@ -83,7 +83,8 @@ def test_score_writes_file_score_flag(fitted, capsys, tmp_path):
     flat = _rows(out.read_text())
     assert [Path(r["file"]).name for r in flat] == ["000.png", "001.png"]
     knot_scores = {r["file"]: r["score"] for r in rows}
-    assert all(knot_scores[r["file"]] == r["score"] for r in flat)  # same images, same scores
+    # same images, same scores (to float32 rounding: the batches differ, and so may the conv kernels' sums)
+    assert [float(r["score"]) for r in flat] == pytest.approx([float(knot_scores[r["file"]]) for r in flat], rel=1e-5)
 
 
 def test_evaluate_prints_metrics_matching_the_scores(fitted, capsys, tmp_path):

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import blobs
+from detector_rows import DETECTORS
 from keras_oneclass import DeepSVDD
 from keras_oneclass.training import ArrayBatches
-from test_detector_contract import DETECTORS
 
 EPOCHS, BATCH, STOP_EPOCH, STOP_STEP = 4, 16, 2, 1  # 64 samples: 4 steps an epoch; stop after 2 steps of epoch 2
 

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 
 from keras_oneclass import backends
-from keras_oneclass.detector import Detector, iterate_batches, validate_input
+from keras_oneclass import inputs
+from keras_oneclass.detector import Detector, iterate_batches
 from keras_oneclass.anomaly_map import check_blur_sigma
 from keras_oneclass.networks.backbones import BackboneArguments, FeatureExtractor
 from keras_oneclass.postprocessing import gaussian_blur, upsample_maps
@@ -51,6 +52,7 @@ class FeatureMemoryDetector(BackboneArguments, Detector):
 
     default_batch_size = 16
     localizes = True
+    input_range = (0.0, 1.0)  # pixels read by a pretrained backbone
 
     def __init__(self, input_shape, backbone="mobilenet", layers: Sequence[str] | None = None,
                  weights="imagenet", alpha: float = 1.0, weights_dir=None, preprocessing: str | None = None,
@@ -148,7 +150,7 @@ class FeatureMemoryDetector(BackboneArguments, Detector):
         if kwargs:
             warnings.warn(f"{type(self).__name__} builds its memory in one pass over x; "
                           f"{sorted(kwargs)} have no effect.", stacklevel=2)
-        validate_input(x, self.sample_shape, "x")
+        x = self.input_checker().prepare(x, "x")
         if int(epochs) > 1:
             warnings.warn(f"{type(self).__name__} builds its memory in one pass; epochs={epochs} is "
                           f"treated as 1.", stacklevel=2)
@@ -158,18 +160,29 @@ class FeatureMemoryDetector(BackboneArguments, Detector):
             steps = int(x.cardinality()) if int(x.cardinality()) > 0 else None
         elif isinstance(x, keras.utils.PyDataset):
             steps = len(x)
-        else:
+        elif isinstance(x, np.ndarray):
             steps = -(-len(x) // int(batch_size or self.default_batch_size))
+        else:  # a generator
+            steps = None
         callback_list = keras.callbacks.CallbackList(callbacks, add_history=True, model=self)
         progress = keras.utils.Progbar(steps, verbose=0 if verbose == 0 else 1, unit_name="batch")
         callback_list.on_train_begin()
         callback_list.on_epoch_begin(0)
         self.start_fit()
-        for step, batch in enumerate(iterate_batches(x, int(batch_size or self.default_batch_size))):
-            callback_list.on_train_batch_begin(step)
-            self.accumulate(self.embeddings_of(batch))
-            callback_list.on_train_batch_end(step)
-            progress.update(step + 1)
+        with inputs.readable_errors():
+            for step, batch in enumerate(iterate_batches(x, int(batch_size or self.default_batch_size))):
+                callback_list.on_train_batch_begin(step)
+                embeddings = self.embeddings_of(batch)
+                if not np.isfinite(embeddings).all():
+                    raise ValueError(f"x batch {step}: the backbone's features are NaN or inf; the inputs are "
+                                     "probably far outside [0, 1]. The detector was left as it was before fit().")
+                self.accumulate(embeddings)
+                callback_list.on_train_batch_end(step)
+                progress.update(step + 1)
+        if self.threshold is not None:
+            warnings.warn(f"{type(self).__name__}.fit() built a new memory and cleared the threshold set before "
+                          f"({self.threshold:.6g}). Call calibrate() again.", stacklevel=2)
+            self.threshold = None
         logs = self.finish_fit()
         self._fitted.assign(1.0)
         callback_list.on_epoch_end(0, logs)

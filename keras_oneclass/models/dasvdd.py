@@ -110,6 +110,7 @@ class DASVDD(TrainedDetector):
         self.output_activation = preset["output_activation"] if output_activation == "auto" else output_activation
         self.kappa = float(kappa)
         self.gamma_trials = int(gamma_trials)
+        self._gamma_given = gamma is not None
         self.encoder, self.decoder = self._networks(self.seed_for(0))
         self.center = self.add_weight(
             name="center", shape=(self.latent_dim,), dtype="float32", trainable=True,
@@ -218,8 +219,11 @@ class DASVDD(TrainedDetector):
         return float(np.mean(ratios))
 
     def prepare_fit(self, x) -> None:
+        """Estimate gamma (eq. 6) before the first fit, unless it was given; a second fit keeps it."""
         if self.gamma is None:
             self.gamma = self.estimate_gamma(x)
+        elif self.is_fitted and not self._gamma_given:
+            self.warn_kept(f"gamma={self.gamma:.6g}")
 
     def _split(self, x):
         """(first kappa of the batch for the network, the rest for the centre); never empty."""

@@ -227,7 +227,9 @@ class DeepSVDD(TrainedDetector):
         return super().fit(x, y, batch_size=batch_size, callbacks=[*(callbacks or []), schedule], **kwargs)
 
     def prepare_fit(self, x) -> None:
+        """Pretrain and set c before the first fit; a second fit keeps c (and skips pretraining)."""
         if self.is_fitted:
+            self.warn_kept("the centre c")
             return
         if self.pretrain_epochs:
             self.pretrain(x, self.pretrain_epochs, verbose=getattr(self, "_fit_verbose", "auto"))

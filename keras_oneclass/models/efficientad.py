@@ -132,8 +132,16 @@ class EfficientAD(BackboneArguments, TrainedDetector):
     def teach(self, images):
         return ops.stop_gradient((self.raw_teacher(images) - self.teacher_mean) / self.teacher_std)
 
+    @property
+    def input_range(self):
+        return (0.0, 1.0)
+
     def prepare_fit(self, x) -> None:
-        """Channel mean and standard deviation of the projected teacher features on the training data."""
+        """Channel mean and standard deviation of the projected teacher features on the training data
+        (first fit only; a second fit keeps them, with a warning)."""
+        if self.is_fitted:
+            self.warn_kept("the teacher's feature normalisation")
+            return
         total, total_sq, count = 0.0, 0.0, 0
         for batch in iterate_batches(x):
             features = ops.convert_to_numpy(self.raw_teacher(batch)).astype(np.float64)
@@ -198,12 +206,12 @@ class EfficientAD(BackboneArguments, TrainedDetector):
         map_ae = 0.1 * (map_ae - q[2]) / ops.maximum(q[3] - q[2], 1e-12)
         return 0.5 * map_st + 0.5 * map_ae
 
-    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
-        """Train student and autoencoder, then set the map quantiles on ``validation_data`` (normal
-        images; the paper's validation set) or, when none is given, on the training data."""
-        history = super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+    def after_fit(self, x, validation_data) -> None:
+        """Set the map quantiles on ``validation_data`` (normal images; the paper's validation set) or,
+        when none is given, on the training data: after every fit, as they follow the trained networks."""
+        if isinstance(validation_data, tuple):
+            validation_data = validation_data[0]
         self.normalise_maps(validation_data if validation_data is not None else x)
-        return history
 
     def normalise_maps(self, x) -> None:
         """Set q_a (0.9) and q_b (0.995) quantiles of M_ST and M_AE over normal images ``x``."""
