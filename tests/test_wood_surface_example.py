@@ -21,6 +21,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wood_surface.py"
 class Brightness(Detector):
     """Score = mean |x - 0.5|; map = per-pixel |x - 0.5|. Enough to exercise the whole pipeline."""
 
+    localizes = True
+
     def __init__(self, input_shape, **kwargs):
         super().__init__(input_shape, **kwargs)
         self.build()
@@ -32,7 +34,7 @@ class Brightness(Detector):
     def score(self, x):
         return ops.mean(ops.abs(x - 0.5), axis=(1, 2, 3))
 
-    def anomaly_map(self, x):
+    def anomaly_map(self, x, batch_size=None):
         return np.abs(np.asarray(x) - 0.5).mean(axis=-1)
 
 
