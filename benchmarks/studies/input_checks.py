@@ -144,4 +144,5 @@ def render(results: dict) -> str:
         seconds = statistics.median(r["check_s"] for r in arrays)
         lines += ["", f"Arrays are checked once before training: {seconds:.3f} s for the {arrays[0]['images']:,} "
                       f"images ({arrays[0]['bytes'] / 2 ** 20:.0f} MiB), median of 5 repeats per seed."]
-    return "\n".join(lines) + "\n"
+    lines += [""] + [f"Note: {note}" for note in results.get("notes", [])]
+    return "\n".join(lines).rstrip() + "\n"
