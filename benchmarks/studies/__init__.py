@@ -12,4 +12,5 @@ STUDIES = {
     "backends": "The same detectors on the TensorFlow, JAX and PyTorch backends (CPU)",
     "input_checks": "What the input checks (NaN/inf per batch, dtypes, emptiness) cost per epoch",
     "backbones": "MobileNet 0.25 vs EfficientNet-Lite0/Lite2 for PaDiM and PatchCore; CIFAR-10 linear probe",
+    "scale": "PatchCore and PaDiM on 1,000-10,000 streamed boards: memory, time; streaming coreset, float16, IVF-PQ",
 }

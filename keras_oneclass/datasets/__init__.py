@@ -11,7 +11,7 @@ from keras_oneclass.datasets.preprocessing import (
     min_max_scale,
     standardize,
 )
-from keras_oneclass.datasets.synthetic_wood import synthetic_wood
+from keras_oneclass.datasets.synthetic_wood import synthetic_wood, wood_boards
 from keras_oneclass.datasets.tabular import load_odds, read_odds
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "read_folder",
     "standardize",
     "synthetic_wood",
+    "wood_boards",
 ]

@@ -215,11 +215,12 @@ class FeatureMemoryDetector(BackboneArguments, Detector):
         return self.embed(x)
 
     # ----------------------------------------------------------------------------- state helpers
-    def replace_weight(self, attribute: str, value: np.ndarray, name: str) -> None:
+    def replace_weight(self, attribute: str, value: np.ndarray, name: str, dtype: str = "float32") -> None:
         """Set a fitted non-trainable weight whose shape is only known after fitting (e.g. a memory
-        bank). The new variable is tracked last, as in ``__init__`` when rebuilt from the config."""
+        bank), of ``dtype``. The new variable is tracked last, as in ``__init__`` when rebuilt from
+        the config."""
         old = getattr(self, attribute, None)
-        if old is not None and tuple(old.shape) == value.shape:
+        if old is not None and tuple(old.shape) == value.shape and old.dtype == dtype:
             old.assign(value)
             return
         if old is not None:
@@ -227,7 +228,7 @@ class FeatureMemoryDetector(BackboneArguments, Detector):
         locked = self._tracker.locked
         self._tracker.unlock()
         try:
-            variable = self.add_weight(name=name, shape=value.shape, dtype="float32", trainable=False,
+            variable = self.add_weight(name=name, shape=value.shape, dtype=dtype, trainable=False,
                                        initializer="zeros")
         finally:
             if locked:

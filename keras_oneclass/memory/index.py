@@ -1,5 +1,6 @@
-"""Nearest-neighbour search over a memory bank: faiss on the CPU (exact flat L2, or IVF for large
-banks), or exact search in ``keras.ops`` on the active backend's device (any backend, GPU included).
+"""Nearest-neighbour search over a memory bank: faiss on the CPU (exact flat L2, IVF for large banks,
+or IVF-PQ with exact re-ranking for banks beyond a million rows), or exact search in ``keras.ops`` on
+the active backend's device (any backend, GPU included).
 
 The bank itself is a Keras variable saved with the model, and the index is rebuilt from it
 (``nearest_neighbours(bank, search)``) whenever the bank changes or the model is loaded. faiss is
@@ -14,6 +15,7 @@ import numpy as np
 from keras import ops
 
 SEARCHES = ("auto", "faiss", "keras")
+INDEXES = ("flat", "ivf", "ivfpq")  # faiss index kinds; the keras search is always exact
 
 
 def resolve_search(search: str) -> str:
@@ -28,12 +30,12 @@ def resolve_search(search: str) -> str:
 def nearest_neighbours(bank, search: str = "auto", index: str = "flat"):
     """A k-NN index over ``bank`` (M, D): ``NearestNeighbours`` (faiss) or ``KerasNearestNeighbours``.
 
-    ``index`` ("flat" or "ivf") chooses the faiss index; the keras search is always exact.
+    ``index`` ("flat", "ivf" or "ivfpq") chooses the faiss index; the keras search is always exact.
     """
     if resolve_search(search) == "faiss":
         return NearestNeighbours(bank, index=index)
-    if index not in ("flat", "ivf"):
-        raise ValueError(f"index must be 'flat' or 'ivf', got {index!r}.")
+    if index not in INDEXES:
+        raise ValueError(f"index must be one of {INDEXES}, got {index!r}.")
     return KerasNearestNeighbours(bank)
 
 
@@ -60,10 +62,16 @@ class NearestNeighbours:
 
     Args:
         bank: (M, D) memory bank.
-        index: "flat" (exact, IndexFlatL2) or "ivf" (IndexIVFFlat: approximate, for banks of
-            millions of vectors; trained on the bank itself).
-        n_lists: IVF cells; default about 4 * sqrt(M).
+        index: "flat" (exact, IndexFlatL2), "ivf" (IndexIVFFlat: approximate, for banks of
+            millions of vectors; trained on the bank itself) or "ivfpq" (IndexIVFPQ: each row
+            coded in ``D / 8`` bytes (product quantiser, 8 dimensions per 8-bit code), the
+            ``refine * k`` best candidates by code re-ranked by exact float32 distance
+            (IndexRefineFlat), so returned distances are exact for the ids found; trained on the
+            bank (a fixed sample of max(20,000, 64 * n_lists) rows, 10 k-means iterations); banks
+            under 1,000 rows use the exact flat index).
+        n_lists: IVF cells; default about 4 * sqrt(M) ("ivf") or sqrt(M) ("ivfpq"), at most M / 39.
         n_probe: IVF cells visited per query (accuracy/speed trade-off).
+        refine: "ivfpq" only: candidates re-ranked per requested neighbour.
 
     Example:
         >>> bank = np.random.default_rng(0).normal(size=(100, 8)).astype("float32")
@@ -72,17 +80,32 @@ class NearestNeighbours:
         [0, 1, 2]
     """
 
-    def __init__(self, bank: np.ndarray, index: str = "flat", n_lists: int | None = None, n_probe: int = 8):
+    def __init__(self, bank: np.ndarray, index: str = "flat", n_lists: int | None = None, n_probe: int = 8,
+                 refine: int = 8):
         faiss = _faiss()
         bank = np.ascontiguousarray(bank, dtype=np.float32)
         if bank.ndim != 2 or bank.shape[0] == 0:
             raise ValueError(f"bank must be a non-empty (M, D) array, got shape {bank.shape}.")
-        if index not in ("flat", "ivf"):
-            raise ValueError(f"index must be 'flat' or 'ivf', got {index!r}.")
+        if index not in INDEXES:
+            raise ValueError(f"index must be one of {INDEXES}, got {index!r}.")
         self.size, self.dim = bank.shape
         self.kind = index
-        if index == "flat":
+        if index == "flat" or (index == "ivfpq" and self.size < _MIN_PQ_ROWS):
             self.index = faiss.IndexFlatL2(self.dim)
+        elif index == "ivfpq":
+            n_lists = int(n_lists or max(1, min(self.size // 39, int(np.sqrt(self.size)))))
+            n_codes = _pq_subquantisers(self.dim)
+            bits = int(min(8, np.log2(max(2, self.size // 39))))  # >= 39 training rows per centroid
+            quantizer = faiss.IndexFlatL2(self.dim)
+            base = faiss.IndexIVFPQ(quantizer, self.dim, n_lists, n_codes, bits)
+            base.cp.niter = base.pq.cp.niter = _PQ_TRAIN_ITERATIONS
+            rows = min(self.size, max(_PQ_TRAIN_ROWS, 64 * n_lists))  # a fixed random sample trains both
+            sample = np.random.default_rng(0).choice(self.size, size=rows, replace=False) if rows < self.size else None
+            base.train(bank if sample is None else bank[np.sort(sample)])
+            base.nprobe = int(min(n_probe, n_lists))
+            self.index = faiss.IndexRefineFlat(base)
+            self.index.k_factor = float(max(1, refine))
+            self._quantizer, self._base = quantizer, base  # keep them alive as long as the index
         else:
             n_lists = int(n_lists or max(1, min(self.size // 39, int(4 * np.sqrt(self.size)))))
             quantizer = faiss.IndexFlatL2(self.dim)
@@ -104,6 +127,20 @@ class NearestNeighbours:
         queries = checked_queries(queries, self.dim, self.size, k)
         squared, ids = self.index.search(queries, int(k))
         return np.sqrt(np.maximum(squared, 0.0)), ids
+
+
+_MIN_PQ_ROWS = 1000  # below this an IVF-PQ index has too little to train on; exact search is cheap anyway
+_PQ_TRAIN_ROWS = 20_000  # IVF-PQ training sample: at least this, and 64 rows per cell
+_PQ_TRAIN_ITERATIONS = 10  # k-means iterations of the cells and of the codebooks
+
+
+def _pq_subquantisers(dim: int) -> int:
+    """Sub-quantisers of an IVF-PQ code for ``dim`` dimensions: the divisor of ``dim`` closest to dim / 8.
+
+    Eight dimensions per 8-bit code: faiss trains 4-dimensional codebooks far more slowly (32 s against
+    1.4 s for 20,000 rows of 192 dimensions on our CPU)."""
+    divisors = [m for m in range(1, dim + 1) if dim % m == 0]
+    return min(divisors, key=lambda m: (abs(m - dim / 8), m))
 
 
 class KerasNearestNeighbours:

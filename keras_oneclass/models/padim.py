@@ -8,9 +8,12 @@ is its Mahalanobis distance (section 3.3). The map is upsampled to the input siz
 blurred with a Gaussian (sigma = 4); the image score is the maximum of the map.
 
 Memory: the inverse covariances are (h*w, d, d) float32: for a 224x224 input and stride-8 first
-layer (28x28 grid) and d = 100, 784 * 100 * 100 * 4 B = 31 MB (ResNet or MobileNet alike). The
-running sums during fit are float64 (63 MB) and Mahalanobis distances are computed batch by batch,
-never for the whole test set at once.
+layer (28x28 grid) and d = 100, 784 * 100 * 100 * 4 B = 31 MB (ResNet or MobileNet alike). The fit
+is one streaming pass: per position it keeps float64 running sums of the features and of their outer
+products (784 * 100 * 100 * 8 B = 63 MB), whatever the number of images, plus one batch of
+embeddings; both sums are taken about a fixed shift (the first batch's mean per position), so the
+covariance ``(S2 - n m m^T) / (n - 1)`` does not lose digits to large means. Mahalanobis distances
+are computed batch by batch, never for the whole test set at once.
 """
 
 from __future__ import annotations
@@ -81,11 +84,15 @@ class PaDiM(FeatureMemoryDetector):
     def start_fit(self):
         positions = self.grid[0] * self.grid[1]
         self._count = 0
+        self._shift = None  # (positions, d) float64: the first batch's mean, subtracted from every batch
         self._sum = np.zeros((positions, self.n_features))
         self._outer = np.zeros((positions, self.n_features, self.n_features))
 
     def accumulate(self, embeddings):
         flat = embeddings.reshape(len(embeddings), -1, self.n_features).astype(np.float64)
+        if self._shift is None:
+            self._shift = flat.mean(axis=0)
+        flat -= self._shift[None]
         self._count += len(flat)
         self._sum += flat.sum(axis=0)
         self._outer += np.einsum("bpi,bpj->pij", flat, flat, optimize=True)
@@ -94,12 +101,13 @@ class PaDiM(FeatureMemoryDetector):
         n = self._count
         if n < 2:
             raise ValueError(f"PaDiM needs at least 2 training images to estimate covariances, got {n}.")
-        mean = self._sum / n
-        covariance = (self._outer - n * np.einsum("pi,pj->pij", mean, mean)) / (n - 1)
+        shifted_mean = self._sum / n
+        covariance = (self._outer - n * np.einsum("pi,pj->pij", shifted_mean, shifted_mean)) / (n - 1)
         covariance += self.epsilon * np.eye(self.n_features)
+        mean = self._shift + shifted_mean
         self.mean.assign(mean.astype(np.float32))
         self.inverse_covariance.assign(np.linalg.inv(covariance).astype(np.float32))
-        del self._sum, self._outer
+        del self._sum, self._outer, self._shift
         return {"images": float(n), "positions": float(mean.shape[0])}
 
     # ----------------------------------------------------------------------------- scoring
