@@ -156,6 +156,8 @@ def test_validation_data_then_a_second_fit_without_a_stale_threshold(trained):
     if hasattr(model, "train_phases"):  # trained detectors log validation losses
         history = model.fit(x, epochs=1, verbose=0, validation_data=x[:32]).history
         assert "val_loss" in history and np.isfinite(history["val_loss"]).all()
+        split = trained["factory"](1).fit(x, epochs=1, verbose=0, validation_split=0.25).history
+        assert "val_loss" in split and np.isfinite(split["val_loss"]).all()
     else:  # one-pass memories
         model.fit(x, epochs=1, verbose=0)
     model.calibrate(x)
