@@ -41,6 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from keras_oneclass import datasets, metrics, plots
+from keras_oneclass.networks import efficientnet_lite
 
 
 # ----------------------------------------------------------------------------------------- models
@@ -79,8 +80,8 @@ def padim(input_shape, args):
 
 # Stride-4 and stride-8 feature layers of each backbone family, for PatchCore on thin wood defects.
 FINE_LAYERS = {"mobilenet": ["conv_pw_3_relu", "conv_pw_5_relu"],
-               "efficientnet_lite0": ["block2b_add", "block3b_add"],
-               "efficientnet_lite2": ["block2c_add", "block3c_add"]}
+               **{f"efficientnet_{variant}": [efficientnet_lite.stage_outputs(variant)[stage] for stage in (2, 3)]
+                  for variant in ("lite0", "lite2")}}
 
 
 def patchcore(input_shape, args):
