@@ -67,6 +67,8 @@ def add_arguments(parser) -> None:
                         help="seconds allowed to one one-shot reference configuration")
     parser.add_argument("--one-shot-sizes", nargs="+", type=int, default=[1000, 5000],
                         help="numbers of boards of the one-shot reference (scale part)")
+    parser.add_argument("--scale-coresets", nargs="+", default=["streaming"], choices=[c for c in CORESETS if c != "one_shot"],
+                        help="streaming coreset variants of the scale part")
     parser.add_argument("--datasets", nargs="+", default=["magnetic_tile", "wood_seed0"])
     parser.add_argument("--coresets", nargs="+", default=["one_shot", "streaming", "streaming_x2"],
                         choices=list(CORESETS), help="coreset variants of the quality part")
@@ -87,7 +89,8 @@ def plan(args):
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if "scale" in parts:
             for n in args.sizes:  # the bars' configuration first, then the others, the reference last
-                yield {"part": "scale", "method": "patchcore", "coreset": "streaming", "images": n}, seed
+                for coreset in args.scale_coresets:
+                    yield {"part": "scale", "method": "patchcore", "coreset": coreset, "images": n}, seed
                 yield {"part": "scale", "method": "padim", "images": n}, seed
             for n in args.one_shot_sizes:
                 yield {"part": "scale", "method": "patchcore", "coreset": "one_shot", "images": n}, seed
@@ -162,8 +165,7 @@ def worker(config: dict, seed: int, out: Path) -> None:
     if config["method"] == "padim":
         model = PaDiM(shape, **BACKBONE, seed=seed)
     else:
-        model = PatchCore(shape, **BACKBONE, coreset_ratio=CORESET, seed=seed,
-                          chunk_size=None if config["coreset"] == "one_shot" else STREAMING_CHUNK)
+        model = PatchCore(shape, **BACKBONE, coreset_ratio=CORESET, seed=seed, **CORESETS[config["coreset"]])
     rss_built = high_water_mark()
     drawing = [0.0, 0]
 
@@ -202,7 +204,9 @@ def worker(config: dict, seed: int, out: Path) -> None:
                "images_per_second": images_per_second, "keras_bytes": keras_bytes, "fit_logs": logs,
                "keras": keras.__version__}
     if config["method"] == "patchcore":
-        figures.update(memory_size=model.memory_size, feature_dim=model.feature_dim, chunk_size=model.chunk_size)
+        figures.update(memory_size=model.memory_size, feature_dim=model.feature_dim, chunk_size=model.chunk_size,
+                       chunk_oversampling=model.chunk_oversampling, fit_rows=dict(model.fit_rows),
+                       selection_seconds=dict(model.selection_seconds))
     out.write_text(json.dumps(figures))
 
 
