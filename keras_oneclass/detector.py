@@ -470,6 +470,37 @@ class Detector(keras.Model):
         """(N, H, W) float32 anomaly maps at the input resolution: see ``score_and_map``."""
         return self.score_and_map(x, batch_size)[1]
 
+    # ----------------------------------------------------------------------------- export
+    def serving_outputs(self, x) -> dict:
+        """The exported inference path: (B, *sample_shape) float32 tensor -> dict of backend tensors,
+        ``score`` (B,) and, for the detectors that localise, ``anomaly_map`` (B, H, W). Built from
+        ``keras.ops`` only, so that it traces into a graph."""
+        if self.localizes:
+            score, anomaly_map = self.map_batch(x)
+            return {"score": score, "anomaly_map": anomaly_map}
+        return {"score": self.score(x)}
+
+    def prepare_serving(self) -> None:
+        """Eager work ``serving_outputs`` needs before it is traced (e.g. tables computed in numpy)."""
+
+    def export(self, filepath, format: str = "tf_saved_model", check_data=None, verbose: bool = True, **kwargs):
+        """Write a standalone inference artifact with one endpoint ``serve``, checked against this detector.
+
+        Args:
+            filepath: a folder (``tf_saved_model``) or a file ending in ``.onnx`` / ``.tflite``.
+            format: "tf_saved_model" (default), "onnx" or "litert".
+            check_data: (N, *sample_shape) samples the artifact must score like ``predict`` (and map like
+                ``anomaly_map``) to 1e-4 relative; default 4 seeded uniform samples in [0, 1].
+            verbose: print the path and the differences measured.
+        Returns:
+            The path written. See ``keras_oneclass.export`` for the endpoint's inputs and outputs.
+        """
+        from keras_oneclass import export as export_lib
+
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.export() got unexpected keyword argument(s) {sorted(kwargs)}.")
+        return export_lib.export_detector(self, filepath, format=format, check_data=check_data, verbose=verbose)
+
     # ----------------------------------------------------------------------------- saving
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """``keras.Model.save`` to a ``.keras`` file; load it with ``keras_oneclass.load_detector``.

@@ -202,6 +202,24 @@ class FeatureMemoryDetector(BackboneArguments, Detector):
             maps = np.asarray(keras.ops.convert_to_numpy(gaussian_blur(maps, self.blur_sigma)))
         return np.asarray(self.image_scores(patch, maps, embeddings), dtype=np.float32), maps
 
+    def serving_outputs(self, x) -> dict:
+        """``map_batch`` in ``keras.ops`` only (the exported path): dict of ``score`` (B,) and
+        ``anomaly_map`` (B, H, W) tensors."""
+        embeddings = self.embed(x)
+        patch = self.graph_patch_scores(embeddings)
+        maps = keras.ops.image.resize(patch[..., None], tuple(self.sample_shape[:2]), interpolation="bilinear")[..., 0]
+        if self.blur_sigma > 0:
+            maps = gaussian_blur(maps, self.blur_sigma)
+        return {"score": self.graph_image_scores(patch, maps, embeddings), "anomaly_map": maps}
+
+    def graph_patch_scores(self, embeddings):
+        """``patch_scores`` in ``keras.ops``: (B, h, w, D) tensor -> (B, h, w) tensor."""
+        raise NotImplementedError
+
+    def graph_image_scores(self, patch_scores, maps, embeddings):
+        """``image_scores`` in ``keras.ops``: the maximum of the blurred map by default (PaDiM)."""
+        return keras.ops.max(maps, axis=(1, 2))
+
     def predict(self, x, batch_size=None, verbose="auto", **kwargs) -> np.ndarray:
         """Image anomaly scores, shape (N,), float32."""
         self._require_fitted("predict")

@@ -191,6 +191,11 @@ class KerasNearestNeighbours:
             return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
         return np.concatenate(distances).astype(np.float32), np.concatenate(ids).astype(np.int64)
 
+    def search_tensor(self, queries, k: int = 1):
+        """(Q, D) queries tensor -> (distances (Q, k), ids (Q, k)) tensors in one chunk, traceable
+        (the exported PatchCore's look-up)."""
+        return self._search_chunk(queries, int(k), min(self.size, int(k) + self.rerank))
+
     def _search_chunk(self, queries, k: int, candidates: int):
         """(C, D) queries -> distances (C, k) and ids (C, k) tensors, nearest first."""
         squared = (ops.sum(ops.square(queries), axis=1, keepdims=True)

@@ -115,3 +115,9 @@ class PaDiM(FeatureMemoryDetector):
         delta = embeddings.reshape(len(embeddings), -1, self.n_features) - self.mean.numpy()[None]
         squared = np.einsum("bpi,pij,bpj->bp", delta, self.inverse_covariance.numpy(), delta, optimize=True)
         return np.sqrt(np.maximum(squared, 0.0)).reshape(len(embeddings), *self.grid).astype(np.float32)
+
+    def graph_patch_scores(self, embeddings):
+        flat = ops.reshape(embeddings, (-1, self.grid[0] * self.grid[1], self.n_features))
+        delta = flat - self.mean.value[None]
+        squared = ops.einsum("bpi,pij,bpj->bp", delta, self.inverse_covariance.value, delta)
+        return ops.reshape(ops.sqrt(ops.maximum(squared, 0.0)), (-1, *self.grid))

@@ -36,6 +36,8 @@ padding.
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 from keras import ops
@@ -43,7 +45,7 @@ from keras import ops
 from keras_oneclass.detector import PACKAGE
 from keras_oneclass.memory.coreset import coreset_indices
 from keras_oneclass.memory.detector import FeatureMemoryDetector
-from keras_oneclass.memory.index import INDEXES, SEARCHES, nearest_neighbours, resolve_search
+from keras_oneclass.memory.index import INDEXES, SEARCHES, KerasNearestNeighbours, nearest_neighbours, resolve_search
 
 BANK_DTYPES = ("float32", "float16")
 
@@ -89,6 +91,8 @@ class PatchCore(FeatureMemoryDetector):
     rebuilt from it when needed. After ``fit``, ``fit_rows`` holds the largest number of patches
     the chunk buffer held (``peak_buffer_rows``), the largest number of selected rows held beside
     it (``peak_selected_rows``) and the chunks reduced (``chunks``); the fit's history logs them too.
+    ``selection_seconds`` holds the seconds spent in the greedy selection of the chunks
+    (``chunks``) and of the final coreset (``final``).
 
     Example:
         >>> model = PatchCore((224, 224, 1), backbone="mobilenet", alpha=0.25)  # doctest: +SKIP
@@ -128,6 +132,7 @@ class PatchCore(FeatureMemoryDetector):
         self.bank_dtype = bank_dtype
         self.chunk_oversampling = float(chunk_oversampling)
         self.fit_rows = None
+        self.selection_seconds = None
         specs = self.extractor.compute_output_spec(None)
         specs = specs if isinstance(specs, (list, tuple)) else [specs]
         self.grid = tuple(int(d) for d in specs[0].shape[1:3])
@@ -162,6 +167,7 @@ class PatchCore(FeatureMemoryDetector):
         self._seen = 0             # patches accumulated
         self._reduced = 0          # patches in the chunks reduced so far
         self.fit_rows = {"peak_buffer_rows": 0, "peak_selected_rows": 0, "chunks": 0}
+        self.selection_seconds = {"chunks": 0.0, "final": 0.0}
 
     def accumulate(self, embeddings):
         rows = np.asarray(embeddings, dtype=np.float32).reshape(-1, self.feature_dim)
@@ -197,7 +203,9 @@ class PatchCore(FeatureMemoryDetector):
             self.fit_rows["chunks"] += 1
             return
         if keep < len(chunk):
+            start = time.perf_counter()
             chosen = coreset_indices(chunk, n_centres=keep, projection_dim=self.projection_dim, seed=self.seed_for(1))
+            self.selection_seconds["chunks"] += time.perf_counter() - start
             chunk = chunk[np.sort(chosen)]
         self._selected.append(np.ascontiguousarray(chunk))
         self.fit_rows["chunks"] += 1
@@ -207,10 +215,12 @@ class PatchCore(FeatureMemoryDetector):
         seen = self._seen
         if not self._selected:  # one chunk (or one shot): the coreset of all patches
             patches = np.concatenate(self._patches)
-            del self._patches
+            self._patches = []
             if self.coreset_ratio < 1.0:
+                start = time.perf_counter()
                 keep = coreset_indices(patches, ratio=self.coreset_ratio, projection_dim=self.projection_dim,
                                        seed=self.seed_for(1))
+                self.selection_seconds["final"] += time.perf_counter() - start
                 bank = patches[np.sort(keep)]
             else:
                 bank = patches
@@ -221,8 +231,10 @@ class PatchCore(FeatureMemoryDetector):
             self._selected, self._patches = [], []
             target = min(len(union), max(1, int(round(self.coreset_ratio * seen))))
             if target < len(union):
+                start = time.perf_counter()
                 keep = coreset_indices(union, n_centres=target, projection_dim=self.projection_dim,
                                        seed=self.seed_for(1))
+                self.selection_seconds["final"] += time.perf_counter() - start
                 bank = union[np.sort(keep)]
             else:
                 bank = union
@@ -279,3 +291,51 @@ class PatchCore(FeatureMemoryDetector):
         weights = np.exp(distances)
         weight = 1.0 - weights[:, 0] / weights.sum(axis=1)
         return (weight * s_star).astype(np.float32)
+
+    # ----------------------------------------------------------------------------- export
+    def export_blocker(self) -> str | None:
+        if self.index != "flat":
+            return (f"PatchCore(index={self.index!r}) scores with an approximate search that an exported graph does "
+                    "not reproduce; the export would score differently. Export a copy with the exact search: "
+                    "PatchCore.from_config({**model.get_config(), 'index': 'flat'}) with the same weights.")
+        return None
+
+    def support_table(self) -> np.ndarray:
+        """(M, b) int32: for each bank row m, m and its b - 1 nearest bank rows, as the reweighting reads them."""
+        search, bank = self._current_index()
+        b = min(self.n_neighbours, self.memory_size)
+        _, support = search.search(bank, k=b)
+        support[:, 0] = np.arange(len(bank))
+        return support.astype(np.int32)
+
+    def prepare_serving(self):
+        """Compute the reweighting's bank neighbourhoods once (numpy), before the graph is traced."""
+        self._serving_support = self.support_table()
+
+    def _graph_search(self, queries, k: int = 1):
+        bank = ops.cast(self.memory_bank.value, "float32")
+        return KerasNearestNeighbours(bank).search_tensor(queries, k)
+
+    def graph_patch_scores(self, embeddings):
+        """Exact nearest-bank distances of every patch, one image at a time (temporaries of P x M floats)."""
+        per_image = ops.reshape(embeddings, (-1, self.grid[0] * self.grid[1], self.feature_dim))
+        distances = ops.map(lambda patches: self._graph_search(patches, 1)[0][:, 0], per_image)
+        return ops.reshape(distances, (-1, *self.grid))
+
+    def graph_image_scores(self, patch_scores, maps, embeddings):
+        flat = ops.reshape(patch_scores, (ops.shape(patch_scores)[0], -1))
+        top, worst = ops.top_k(flat, k=1)  # not ops.argmax: its TensorFlow form has no ONNX or LiteRT kernel
+        s_star, worst = top[:, 0], worst[:, 0]
+        b = min(self.n_neighbours, self.memory_size)
+        if b < 2:
+            return s_star
+        patches = ops.reshape(embeddings, (ops.shape(flat)[0], -1, self.feature_dim))
+        queries = ops.take_along_axis(patches, worst[:, None, None], axis=1)[:, 0]          # (B, D)
+        nearest = self._graph_search(queries, 1)[1][:, 0]                                     # (B,)
+        table = getattr(self, "_serving_support", None)
+        table = self.support_table() if table is None else table
+        support = ops.take(ops.convert_to_tensor(table), nearest, axis=0)                     # (B, b)
+        bank = ops.cast(self.memory_bank.value, "float32")
+        distances = ops.sqrt(ops.sum(ops.square(ops.take(bank, support, axis=0) - queries[:, None, :]), axis=-1))
+        weights = ops.softmax(distances, axis=1)
+        return (1.0 - weights[:, 0]) * s_star
