@@ -6,6 +6,7 @@
                        [--param key=value ...]
     keras-oneclass score --model model.keras --data DIR [--out scores.csv]
     keras-oneclass evaluate --model model.keras --data DIR [--out metrics.json]
+    keras-oneclass export --model model.keras --out m.onnx [--format onnx] [--check-data DIR]
     keras-oneclass models
 
 ``--data`` is a folder in the MVTec AD layout (``train/good``, ``test/<type>``, ``ground_truth``):
@@ -14,6 +15,11 @@ take a flat folder of images (all normal, for ``fit``). ``fit`` holds out a vali
 training images and sets the threshold to a percentile (95th by default) of their scores before
 saving, so the saved model flags images on its own. ``score`` and ``evaluate`` read images at the
 size and colour mode of the saved model.
+
+``export`` writes a standalone inference artifact (``keras_oneclass.export``): a SavedModel folder,
+``.onnx`` or ``.tflite`` (the format follows from ``--out`` unless ``--format`` is given), checked to
+score like the model on ``--check-data`` images (default: seeded random images). It runs under the
+TensorFlow backend, whatever backend the model was trained on.
 
 ``--model NAME`` is any detector class exported by ``keras_oneclass`` (case-insensitive, with or
 without underscores: ``ConvAutoencoder``, ``conv_autoencoder``, ``patchcore``); ``--param`` passes
@@ -348,6 +354,34 @@ def command_evaluate(args) -> int:
     return 0
 
 
+EXPORT_FORMATS = {".onnx": "onnx", ".tflite": "litert"}
+
+
+def command_export(args) -> int:
+    from keras_oneclass import export as export_lib
+
+    format = args.format or EXPORT_FORMATS.get(Path(args.out).suffix.lower(), "tf_saved_model")
+    suffix = export_lib.SUFFIXES.get(format)
+    if suffix is not None:
+        check_output(args.out, suffix=suffix)
+    else:
+        _require(not Path(args.out).suffix.lower() in EXPORT_FORMATS,
+                 f"--out {args.out!r} names a file; a tf_saved_model is a folder (or use --format onnx|litert).")
+        _require(not Path(args.out).is_file(), f"--out {args.out!r} is a file; a tf_saved_model is a folder.")
+    model = load_detector(args.model)
+    check = None
+    if args.check_data:
+        with contextlib.redirect_stdout(sys.stderr):
+            check = read_test_set(args.check_data, model, labelled=False).images
+    try:
+        model.export(args.out, format=format, check_data=check)
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    except RuntimeError as error:
+        raise CommandError(" ".join(str(error).split())) from None
+    return 0
+
+
 def command_models(args) -> int:
     for cls in sorted(detector_classes().values(), key=lambda c: c.__name__):
         print(cls.__name__)
@@ -387,6 +421,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="also write the metrics as JSON")
     evaluate.set_defaults(run=command_evaluate)
 
+    export = commands.add_parser("export", help="write a SavedModel, ONNX or LiteRT artifact of a saved model")
+    export.add_argument("--model", required=True, help="a model saved by fit (.keras)")
+    export.add_argument("--out", required=True, help="a folder (SavedModel), m.onnx or m.tflite")
+    export.add_argument("--format", choices=("tf_saved_model", "onnx", "litert"), default=None,
+                        help="default: from --out (.onnx, .tflite; otherwise a SavedModel folder)")
+    export.add_argument("--check-data", default=None,
+                        help="images the artifact must score like the model (default: seeded random images)")
+    export.set_defaults(run=command_export)
+
     models = commands.add_parser("models", help="list the detector names --model accepts")
     models.set_defaults(run=command_models)
     return parser
@@ -395,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 1 input error, 2 usage error)."""
     args = build_parser().parse_args(argv)
+    if args.command == "export" and "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # export traces with TensorFlow, whatever trained the model
     try:
         return args.run(args)
     except CommandError as error:

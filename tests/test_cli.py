@@ -291,3 +291,52 @@ def test_one_pass_detectors_fit_one_epoch_by_default(fitted, tmp_path, capsys, m
     assert seen == [1] and out.is_file()
     assert not [w for w in caught if "epochs" in str(w.message)], [str(w.message) for w in caught]
     assert cli.one_pass(keras_oneclass.PaDiM) and not cli.one_pass(keras_oneclass.DASVDD)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="export traces with TensorFlow")
+def test_export_writes_an_artifact_that_flags_like_score(fitted, tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="onnx export needs the export extra")
+    pytest.importorskip("tf2onnx", reason="onnx export needs the export extra")
+    from keras_oneclass import export as export_lib
+
+    root, model_file = fitted
+    out = tmp_path / "model.onnx"
+    assert cli.main(["export", "--model", str(model_file), "--out", str(out),
+                     "--check-data", str(root / "test" / "good")]) == 0
+    assert "Exported DASVDD" in capsys.readouterr().out and out.is_file()
+    assert cli.main(["score", "--model", str(model_file), "--data", str(root)]) == 0
+    rows = _rows(capsys.readouterr().out)
+    model = keras.models.load_model(model_file)
+    images = cli.read_test_set(str(root), model, labelled=False).images
+    outputs = export_lib.load_artifact(out)(images)
+    np.testing.assert_allclose(outputs["score"], [float(r["score"]) for r in rows], rtol=1e-4)
+    assert outputs["is_anomaly"].astype(int).tolist() == [int(r["flag"]) for r in rows]
+    assert cli.main(["export", "--model", str(model_file), "--out", str(tmp_path / "m.onnx"), "--format", "litert"]) == 1
+    assert ".tflite" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="export traces with TensorFlow")
+def test_the_serving_example_scores_a_folder_without_keras(fitted, tmp_path):
+    pytest.importorskip("onnxruntime", reason="onnx export needs the export extra")
+    pytest.importorskip("tf2onnx", reason="onnx export needs the export extra")
+    from PIL import Image
+
+    root, model_file = fitted
+    model = keras.models.load_model(model_file)
+    artifact = model.export(tmp_path / "model.onnx", format="onnx", verbose=False)
+    images = np.round(cli.read_test_set(str(root), model, labelled=False).images * 255).astype(np.uint8)
+    folder = tmp_path / "line"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(folder / f"board_{i:02d}.png")
+    script = ("import runpy, sys\n"
+              "sys.modules['keras'] = sys.modules['keras_oneclass'] = None  # the example must not need them\n"
+              f"sys.argv = ['serve.py', '--artifact', {str(artifact)!r}, '--images', {str(folder)!r}]\n"
+              f"runpy.run_path({str(Path(__file__).parents[1] / 'examples' / 'serve.py')!r}, run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = _rows(done.stdout)
+    assert [r["file"] for r in rows] == [f"board_{i:02d}.png" for i in range(len(images))]
+    expected = model.predict(images.astype(np.float32) / 255.0, verbose=0)
+    np.testing.assert_allclose([float(r["score"]) for r in rows], expected, rtol=1e-4)
+    assert [int(r["flag"]) for r in rows] == (expected > model.threshold).astype(int).tolist()
