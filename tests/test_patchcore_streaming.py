@@ -36,7 +36,7 @@ def one_shot(train):
     return model
 
 
-@pytest.mark.parametrize("oversampling", [1.0, 2.0])
+@pytest.mark.parametrize("oversampling", [1.0, 2.0, 4.0])
 def test_chunk_buffer_is_bounded_by_chunk_size(train, monkeypatch, oversampling):
     calls = []
 

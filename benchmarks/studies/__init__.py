@@ -13,4 +13,5 @@ STUDIES = {
     "input_checks": "What the input checks (NaN/inf per batch, dtypes, emptiness) cost per epoch",
     "backbones": "MobileNet 0.25 vs EfficientNet-Lite0/Lite2 for PaDiM and PatchCore; CIFAR-10 linear probe",
     "scale": "PatchCore and PaDiM on 1,000-10,000 streamed boards: memory, time; streaming coreset, float16, IVF-PQ",
+    "serving": "Exported artifacts (SavedModel, ONNX Runtime, LiteRT): latency, throughput, size, parity at 224 px",
 }
