@@ -15,8 +15,8 @@ from keras_oneclass import export as export_lib
 from keras_oneclass.detector import NotFittedError
 from detector_rows import tiny_mobilenet
 
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                                reason="export traces the detector with TensorFlow (KERAS_BACKEND=tensorflow)")
+tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                     reason="export traces the detector with TensorFlow (KERAS_BACKEND=tensorflow)")
 
 RUNTIMES = {"tf_saved_model": "tensorflow", "onnx": "onnxruntime", "litert": "ai_edge_litert"}
 
@@ -25,6 +25,7 @@ def artifact_path(tmp, name: str, format: str):
     return tmp / f"{name}{export_lib.SUFFIXES.get(format, '_saved_model')}"
 
 
+@tensorflow_only
 @pytest.mark.parametrize("format", export_lib.FORMATS)
 def test_exported_artifacts_score_like_the_detector(trained, format):
     pytest.importorskip(RUNTIMES[format], reason=f"{format} needs the export extra: pip install 'keras_oneclass[export]'")
@@ -59,6 +60,7 @@ def _fitted_patchcore(**settings):
     return model, x
 
 
+@tensorflow_only
 def test_an_export_that_differs_raises_and_leaves_nothing(tmp_path, monkeypatch):
     model, x = _fitted_patchcore()
     original = type(model).serving_outputs
@@ -74,6 +76,7 @@ def test_an_export_that_differs_raises_and_leaves_nothing(tmp_path, monkeypatch)
     assert not path.exists()
 
 
+@tensorflow_only
 def test_export_refuses_what_it_cannot_reproduce(tmp_path):
     with pytest.raises(NotFittedError, match="before fit"):
         PatchCore((32, 32, 1), backbone=tiny_mobilenet()).export(tmp_path / "unfitted")
@@ -89,6 +92,7 @@ def test_export_refuses_what_it_cannot_reproduce(tmp_path):
         model.export(tmp_path / "m", check_data=x[:2, :16])
 
 
+@tensorflow_only
 def test_the_saved_model_runs_without_faiss_or_keras_oneclass(tmp_path):
     model, x = _fitted_patchcore(coreset_ratio=0.5)
     path = model.export(tmp_path / "patchcore", check_data=x[:4], verbose=False)
@@ -106,3 +110,11 @@ def test_the_saved_model_runs_without_faiss_or_keras_oneclass(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     scores = np.asarray(json.loads(done.stdout.strip().splitlines()[-1]), np.float32)
     assert export_lib.relative_difference(scores, model.predict(x[:6])) <= 1e-4
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="the TensorFlow backend exports")
+def test_other_backends_say_how_to_export(tmp_path):
+    model, _ = _fitted_patchcore()
+    with pytest.raises(RuntimeError, match="KERAS_BACKEND=tensorflow.*keras-oneclass export"):
+        model.export(tmp_path / "m")
+    assert not (tmp_path / "m").exists()
