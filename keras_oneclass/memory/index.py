@@ -114,9 +114,15 @@ class NearestNeighbours:
             self.index.nprobe = int(min(n_probe, n_lists))
             self._quantizer = quantizer  # keep it alive as long as the index
         self.index.add(bank)
+        self.bank = bank if self.kind == "flat" else None
 
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Euclidean distances and ids of the ``k`` nearest bank vectors of each query.
+
+        With the flat index the distances of the ids found are recomputed from the differences
+        ``q - b`` in float32: faiss computes ``||q||^2 - 2 q.b + ||b||^2`` for batches of queries,
+        which loses about 1e-5 of the distance to cancellation between the norms (and so could
+        reorder near-ties that exact arithmetic, e.g. an exported graph, orders otherwise).
 
         Args:
             queries: (Q, D).
@@ -126,6 +132,11 @@ class NearestNeighbours:
         """
         queries = checked_queries(queries, self.dim, self.size, k)
         squared, ids = self.index.search(queries, int(k))
+        if self.bank is not None:
+            differences = self.bank[ids] - queries[:, None, :]
+            squared = np.einsum("qkd,qkd->qk", differences, differences)
+            order = np.argsort(squared, axis=1, kind="stable")
+            squared, ids = np.take_along_axis(squared, order, axis=1), np.take_along_axis(ids, order, axis=1)
         return np.sqrt(np.maximum(squared, 0.0)), ids
 
 
