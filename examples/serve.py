@@ -28,10 +28,10 @@ def open_artifact(path: Path):
     if path.suffix.lower() == ".onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feed = session.get_inputs()[0]
-        names = [output.name for output in session.get_outputs()]
-        return (lambda images: dict(zip(names, session.run(names, {feed.name: images})))), tuple(feed.shape[1:])
+        ort = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feed = ort.get_inputs()[0]
+        names = [output.name for output in ort.get_outputs()]
+        return (lambda images: dict(zip(names, ort.run(names, {feed.name: images})))), tuple(feed.shape[1:])
     if path.suffix.lower() == ".tflite":
         from ai_edge_litert.interpreter import Interpreter
 

@@ -80,7 +80,7 @@ def _check_exportable(detector) -> None:
 
         raise NotFittedError(f"{type(detector).__name__}.export() was called before fit(): an unfitted detector "
                              "has nothing to export.")
-    policy = keras.dtype_policies.get(detector.dtype_policy).name if hasattr(keras, "dtype_policies") else "float32"
+    policy = detector.dtype_policy.name
     if policy != "float32":
         raise ValueError(f"export needs the float32 dtype policy; this detector uses {policy!r}. Load it under "
                          "keras.config.set_dtype_policy('float32') (weights are kept) and export again.")
@@ -193,10 +193,10 @@ def load_artifact(path):
     if path.suffix.lower() == ".onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        outputs = [o.name for o in session.get_outputs()]
-        return lambda samples: dict(zip(outputs, session.run(outputs, {name: np.asarray(samples, np.float32)})))
+        ort = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = ort.get_inputs()[0].name
+        outputs = [o.name for o in ort.get_outputs()]
+        return lambda samples: dict(zip(outputs, ort.run(outputs, {name: np.asarray(samples, np.float32)})))
     if path.suffix.lower() == ".tflite":
         from ai_edge_litert.interpreter import Interpreter
 

@@ -142,9 +142,10 @@ def measure(config: dict, seed: int, args) -> dict:
         keras_file = Path(folder) / "model.keras"
         model.save(keras_file)
         row["keras_bytes"] = keras_file.stat().st_size
-        expected = {"score": model.predict(images, verbose=0)}
         if model.localizes:
-            expected["anomaly_map"] = model.anomaly_map(images)
+            expected = dict(zip(("score", "anomaly_map"), model.score_and_map(images)))
+        else:
+            expected = {"score": model.predict(images, verbose=0)}
         for format in RUNTIMES[1:]:
             path = Path(folder) / f"model{export_lib.SUFFIXES.get(format, '')}"
             start = time.perf_counter()

@@ -315,14 +315,15 @@ class PatchCore(FeatureMemoryDetector):
         """Compute the reweighting's bank neighbourhoods once (numpy), before the graph is traced."""
         self._serving_support = self.support_table()
 
-    def _graph_search(self, queries, k: int = 1):
-        bank = ops.cast(self.memory_bank.value, "float32")
-        return KerasNearestNeighbours(bank).search_tensor(queries, k)
+    def _graph_searcher(self) -> KerasNearestNeighbours:
+        """Exact search over the bank in the traced graph (its squared norms computed once per trace)."""
+        return KerasNearestNeighbours(ops.cast(self.memory_bank.value, "float32"))
 
     def graph_patch_scores(self, embeddings):
         """Exact nearest-bank distances of every patch, one image at a time (temporaries of P x M floats)."""
         per_image = ops.reshape(embeddings, (-1, self.grid[0] * self.grid[1], self.feature_dim))
-        distances = ops.map(lambda patches: self._graph_search(patches, 1)[0][:, 0], per_image)
+        searcher = self._graph_searcher()
+        distances = ops.map(lambda patches: searcher.search_tensor(patches, 1)[0][:, 0], per_image)
         return ops.reshape(distances, (-1, *self.grid))
 
     def graph_image_scores(self, patch_scores, maps, embeddings):
@@ -334,11 +335,12 @@ class PatchCore(FeatureMemoryDetector):
             return s_star
         patches = ops.reshape(embeddings, (ops.shape(flat)[0], -1, self.feature_dim))
         queries = ops.take_along_axis(patches, worst[:, None, None], axis=1)[:, 0]          # (B, D)
-        nearest = self._graph_search(queries, 1)[1][:, 0]                                     # (B,)
+        searcher = self._graph_searcher()
+        nearest = searcher.search_tensor(queries, 1)[1][:, 0]                                 # (B,)
         table = getattr(self, "_serving_support", None)
         table = self.support_table() if table is None else table
         support = ops.take(ops.convert_to_tensor(table), nearest, axis=0)                     # (B, b)
-        bank = ops.cast(self.memory_bank.value, "float32")
-        distances = ops.sqrt(ops.sum(ops.square(ops.take(bank, support, axis=0) - queries[:, None, :]), axis=-1))
+        neighbourhood = ops.take(searcher.bank, support, axis=0)                             # (B, b, D)
+        distances = ops.sqrt(ops.sum(ops.square(neighbourhood - queries[:, None, :]), axis=-1))
         weights = ops.softmax(distances, axis=1)
         return (1.0 - weights[:, 0]) * s_star
