@@ -135,9 +135,6 @@ def detector_specs(quick: bool, sets: dict) -> list[dict]:
     from keras_oneclass import DASVDD, VAE, ConvAutoencoder, DeepSVDD, DenseAutoencoder, EfficientAD, GANomaly
 
     e = (lambda gpu, cpu=1: cpu if quick else gpu)  # noqa: E731
-    weights = REPO / ".gpu_data"
-    teacher = dict(backbone="mobilenet", alpha=0.25, weights="imagenet" if not quick else None,
-                   weights_dir=str(weights))
     return [
         {"name": "DASVDD", "data": "mnist0", "batch": 128, "epochs": e(20),
          "build": lambda shape: DASVDD(input_shape=shape, hidden_units=(1024, 256), seed=0)},
@@ -155,7 +152,7 @@ def detector_specs(quick: bool, sets: dict) -> list[dict]:
         {"name": "DeepSVDD enhanced", "data": "cifar_cat", "batch": 200, "epochs": e(10),
          "build": lambda shape: DeepSVDD(input_shape=shape, variant="enhanced", pretrain_epochs=e(10), seed=0)},
         {"name": "EfficientAD 128 px", "data": "tile128", "batch": 8, "epochs": e(3),
-         "build": lambda shape: EfficientAD(input_shape=shape, seed=0, **teacher)},
+         "build": lambda shape: EfficientAD(input_shape=shape, seed=0)},
     ]
 
 

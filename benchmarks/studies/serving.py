@@ -82,7 +82,7 @@ def build(name: str, size: int, seed: int):
         "conv_autoencoder": lambda: ko.ConvAutoencoder(input_shape=shape, seed=seed),
         "vae": lambda: ko.VAE(input_shape=shape, architecture="conv", seed=seed),
         "ganomaly": lambda: ko.GANomaly(input_shape=shape, seed=seed),
-        "efficientad": lambda: ko.EfficientAD(shape, **BACKBONE, seed=seed),
+        "efficientad": lambda: ko.EfficientAD(shape, seed=seed),
         "padim": lambda: ko.PaDiM(shape, **BACKBONE, seed=seed),
         "patchcore": lambda: ko.PatchCore(shape, **BACKBONE, coreset_ratio=0.01, chunk_size=20000,
                                           chunk_oversampling=4.0, seed=seed),
