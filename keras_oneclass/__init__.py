@@ -4,6 +4,7 @@ from keras_oneclass import datasets, metrics, precision
 from keras_oneclass.detector import Detector, NotFittedError
 from keras_oneclass.models.dasvdd import DASVDD
 from keras_oneclass.models.autoencoder import ConvAutoencoder, DenseAutoencoder
+from keras_oneclass.models.ssim_autoencoder import SSIMAutoencoder
 from keras_oneclass.models.vae import VAE
 from keras_oneclass.models.ganomaly import GANomaly
 from keras_oneclass.models.efficientad import EfficientAD
@@ -16,4 +17,4 @@ from keras_oneclass import callbacks, postprocessing
 
 __version__ = "0.1.0"
 __all__ = ["ConvAutoencoder", "DASVDD", "DeepSVDD", "DenseAutoencoder", "Detector", "EfficientAD", "GANomaly", "NotFittedError",
-           "PaDiM", "PatchCore", "Sampling", "VAE", "callbacks", "datasets", "load_detector", "metrics", "postprocessing", "precision"]
+           "PaDiM", "PatchCore", "Sampling", "SSIMAutoencoder", "VAE", "callbacks", "datasets", "load_detector", "metrics", "postprocessing", "precision"]

@@ -6,6 +6,7 @@ per pixel, (B, H, W); detectors average them over the batch for a loss.
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
 
@@ -67,3 +68,31 @@ def hard_feature_loss(teacher, student, quantile: float):
     hard = ops.quantile(ops.reshape(errors, (-1,)), quantile)
     mask = ops.cast(errors >= hard, "float32")
     return ops.sum(errors * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def ssim_map(x, y, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03):
+    """Structural similarity per pixel of images in [0, 1] (Wang et al. 2004): local means, variances and
+    covariance under an ``window`` x ``window`` Gaussian of ``sigma`` pixels ("same" zero padding).
+
+    (B, H, W, C), (B, H, W, C) -> (B, H, W) float32, the channel mean; 1 where the images agree."""
+    x, y = ops.cast(x, "float32"), ops.cast(y, "float32")
+    channels = int(x.shape[-1])
+    g = np.exp(-np.square(np.arange(window) - window // 2) / (2.0 * sigma ** 2))
+    g = np.outer(g, g) / np.square(g.sum())
+    kernel = np.repeat(g[:, :, None, None], channels, axis=2).astype(np.float32)  # (k, k, C, 1)
+
+    def local(t):
+        return ops.depthwise_conv(t, kernel, strides=1, padding="same")
+
+    # Moments about each image's mean: E[x^2] - E[x]^2 then cancels far fewer digits in float32.
+    shift = ops.mean(x, axis=(1, 2), keepdims=True)
+    x, y = x - shift, y - shift
+    mean_x, mean_y = local(x), local(y)
+    var_x = local(x * x) - mean_x * mean_x
+    var_y = local(y * y) - mean_y * mean_y
+    covariance = local(x * y) - mean_x * mean_y
+    mean_x, mean_y = mean_x + shift, mean_y + shift
+    c1, c2 = k1 ** 2, k2 ** 2
+    ssim = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
+        (mean_x * mean_x + mean_y * mean_y + c1) * (var_x + var_y + c2))
+    return ops.mean(ssim, axis=-1)
