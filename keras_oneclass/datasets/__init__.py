@@ -11,10 +11,12 @@ from keras_oneclass.datasets.preprocessing import (
     min_max_scale,
     standardize,
 )
+from keras_oneclass.datasets.synthetic_defects import pasted_defects
 from keras_oneclass.datasets.synthetic_wood import synthetic_wood, wood_boards
 from keras_oneclass.datasets.tabular import load_odds, read_odds
 
 __all__ = [
+    "pasted_defects",
     "CIFAR10_CLASSES",
     "augment",
     "augmentation_layers",

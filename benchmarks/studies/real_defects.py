@@ -1,0 +1,252 @@
+"""The flagship detectors on real defects (magnetic tiles) and on the synthetic wood.
+
+    python benchmarks/real_defects.py --budget cpu                       # the whole study on this CPU
+    python benchmarks/real_defects.py --budget cpu --models efficientad,patchcore
+    python -m benchmarks real_defects --part select --models efficientad # choose settings on validation
+
+Each detector trains on ``train/good`` less 10% held out (``read_folder(...).split_validation(0.1)``).
+Half of the held-out images get a pasted synthetic defect (``datasets.pasted_defects``): that labelled
+validation set chooses the settings (``--part select``) and the threshold (best F1); the test split is
+scored once, with the chosen settings. Reported: image ROC AUC, PR AUC, F1 at the calibrated threshold,
+pixel ROC AUC, PRO (FPR <= 0.3), validation image ROC AUC, fit seconds, inference images/s at batch 1
+and 16. ``--budget cpu`` runs short schedules for 2 CPU cores; ``--budget paper`` the papers' (GPU).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks.common import data_root
+
+SEEDS = 1
+DATASETS = ("magnetic_tile", "wood")
+MODELS = ("autoencoder", "ssim_autoencoder", "vae", "ganomaly", "efficientad", "padim", "patchcore")
+MEMORY = {"backbone": "mobilenet", "alpha": 0.25, "weights": "imagenet"}
+# budget -> model -> settings. "image_size" is the input side; "epochs" or "steps" the schedule.
+# CPU EfficientAD settings: chosen with --part select on the pasted-defect validation set
+# (real_defects_select.md), never on the test split.
+BUDGETS = {
+    "cpu": {
+        "autoencoder": {"image_size": 64, "epochs": 20},
+        "ssim_autoencoder": {"image_size": 128, "epochs": 10},
+        "vae": {"image_size": 64, "epochs": 20},
+        "ganomaly": {"image_size": 64, "epochs": 5},
+        "efficientad": {"image_size": 128, "steps": 700, "batch_size": 1},
+        "padim": {"image_size": 128},
+        "patchcore": {"image_size": 128, "chunk_size": 20_000},
+    },
+    "paper": {
+        "autoencoder": {"image_size": 256, "epochs": 100},
+        "ssim_autoencoder": {"image_size": 256, "epochs": 200},
+        "vae": {"image_size": 256, "epochs": 100},
+        "ganomaly": {"image_size": 256, "epochs": 15},
+        "efficientad": {"image_size": 256, "steps": 70_000, "batch_size": 1},
+        "padim": {"image_size": 224},
+        "patchcore": {"image_size": 224},
+    },
+}
+# --part select: the EfficientAD candidates tried on the validation set (CPU budget).
+CANDIDATES = {"efficientad": [{"image_size": 128, "steps": 1500, "batch_size": 1},
+                              {"image_size": 256, "steps": 400, "batch_size": 1}]}
+PAPER = {"efficientad": "paper: MVTec AD image AUROC 0.988 (EfficientAD-S); anomalib 0.982",
+         "patchcore": "paper: MVTec AD 0.991 (WRN-50)", "padim": "paper: MVTec AD 0.953 (WRN-50)"}
+
+
+def _models(text: str) -> list[str]:
+    models = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; choose among {', '.join(MODELS)}")
+    return models
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
+    parser.add_argument("--models", type=_models, default=list(MODELS), help="comma-separated subset")
+    parser.add_argument("--datasets", type=lambda s: s.split(","), default=list(DATASETS))
+    parser.add_argument("--part", choices=["study", "select"], default="study")
+
+
+def adjust(args) -> None:
+    if args.quick:
+        args.datasets = ["wood"]
+
+
+def plan(args):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for dataset in args.datasets:
+            for model in args.models:
+                if args.part == "select":
+                    for candidate in CANDIDATES.get(model, []):
+                        yield {"part": "select", "dataset": dataset, "model": model, "settings": candidate}, seed
+                else:
+                    settings = dict(BUDGETS[args.budget][model])
+                    if args.quick:
+                        settings.update(image_size=128 if model == "ssim_autoencoder" else 64, epochs=1, steps=8)
+                    yield {"part": "study", "dataset": dataset, "model": model, "budget": args.budget,
+                           "settings": settings, "quick": bool(args.quick)}, seed
+
+
+_SPLITS: dict = {}
+
+
+def split(dataset: str, image_size: int, seed: int, args):
+    """(train, validation normal, labelled validation, test) at ``image_size`` px."""
+    from keras_oneclass import datasets
+
+    key = (dataset, image_size, seed)
+    if key not in _SPLITS:
+        if dataset == "wood":
+            root = datasets.synthetic_wood(os.path.join(tempfile.gettempdir(), f"keras_oneclass_wood_{seed}"),
+                                           seed=seed)
+        else:
+            root = data_root(args.data) / dataset
+        data = datasets.read_folder(root, image_size=image_size)
+        train, held = data.split_validation(0.1, seed=seed)
+        test = data.test
+        if args.quick:
+            keep = np.r_[np.flatnonzero(test.labels == 0)[:8], np.flatnonzero(test.labels == 1)[:8]]
+            test = datasets.LabelledImages(test.images[keep], test.labels[keep], test.masks[keep],
+                                           test.types[keep], test.files[keep], test.has_masks)
+            train = train[:24]
+        _SPLITS[key] = (train, held, datasets.pasted_defects(held, 0.5, seed=seed), test)
+    return _SPLITS[key]
+
+
+def build(model: str, shape, settings: dict, seed: int, args):
+    import keras_oneclass as ko
+
+    if model == "efficientad":
+        penalty = data_root(args.data) / "cifar10" / "train"
+        return ko.EfficientAD(shape, penalty_images=str(penalty) if penalty.is_dir() else None, seed=seed)
+    if model == "padim":
+        return ko.PaDiM(shape, **MEMORY, seed=seed)
+    if model == "patchcore":
+        return ko.PatchCore(shape, **MEMORY, coreset_ratio=0.01, chunk_size=settings.get("chunk_size"), seed=seed)
+    if model == "ssim_autoencoder":
+        return ko.SSIMAutoencoder(shape, seed=seed)
+    if model == "autoencoder":
+        return ko.ConvAutoencoder(shape, scoring="map_max", seed=seed)
+    if model == "vae":
+        return ko.VAE(shape, architecture="conv", scoring="map_max", seed=seed)
+    return ko.GANomaly(shape, scoring="map_max", seed=seed)
+
+
+def fit(model, name: str, train, held, settings: dict) -> dict:
+    """Train with ``settings``; returns the schedule actually run."""
+    if name in ("padim", "patchcore"):
+        model.fit(train, verbose=0)
+        return {}
+    if name == "efficientad":
+        batch = settings["batch_size"]
+        epochs = max(1, math.ceil(settings["steps"] / math.ceil(len(train) / batch)))
+        per_epoch = math.ceil(settings["steps"] / epochs)     # the last epoch may stop short of the data
+        model.compile(total_steps=epochs * per_epoch)
+        model.fit(train, batch_size=batch, epochs=epochs, steps_per_epoch=per_epoch, validation_data=held, verbose=2)
+        return {"epochs": epochs, "steps": epochs * per_epoch}
+    model.fit(train, epochs=settings["epochs"], verbose=2)
+    return {"epochs": settings["epochs"]}
+
+
+def images_per_second(model, images, batch: int) -> float:
+    """Median over 3 repeats of images/s of ``predict`` at ``batch`` (after one warm-up call)."""
+    images = images[:max(batch, 16)]
+    model.predict(images[:batch], batch_size=batch, verbose=0)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model.predict(images, batch_size=batch, verbose=0)
+        times.append(time.perf_counter() - start)
+    return float(len(images) / np.median(times))
+
+
+def measure(config: dict, seed: int, args) -> dict:
+    import keras
+
+    from keras_oneclass import metrics
+
+    keras.utils.set_random_seed(seed)
+    settings, name = config["settings"], config["model"]
+    train, held, validation, test = split(config["dataset"], settings["image_size"], seed, args)
+    model = build(name, train.shape[1:], settings, seed, args)
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    schedule = fit(model, name, train, held, settings)
+    figures = {"fit_seconds": time.perf_counter() - start, "load_average": load, **schedule,
+               "train_images": len(train)}
+    validation_scores = model.predict(validation.images, verbose=0)
+    figures["validation_image_roc_auc"] = metrics.roc_auc(validation.labels, validation_scores)
+    if config["part"] == "select":
+        return figures
+    threshold = model.calibrate(validation.images, validation.labels, method="f1")
+    scores, maps = model.score_and_map(test.images)
+    figures.update(image_roc_auc=metrics.roc_auc(test.labels, scores), image_pr_auc=metrics.pr_auc(test.labels, scores),
+                   threshold=threshold, f1=metrics.f1_score(test.labels, scores, threshold),
+                   pixel_roc_auc=metrics.pixel_roc_auc(test.masks, maps) if test.has_masks else None,
+                   pro=metrics.pro_score(test.masks, maps) if test.has_masks else None,
+                   images_per_s_batch1=images_per_second(model, test.images, 1),
+                   images_per_s_batch16=images_per_second(model, test.images, 16), test_images=len(test))
+    return figures
+
+
+def same_task(a: dict, b: dict) -> bool:
+    return {k: v for k, v in a.items() if k != "settings"} == {k: v for k, v in b.items() if k != "settings"} \
+        and a.get("part") == "study"
+
+
+def _number(value, digits=3):
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def render(results: dict) -> str:
+    from benchmarks import results as store
+
+    records = store.current(results)
+    lines = ["# Real defects: the six flagship detectors on the magnetic tiles and the synthetic wood", "",
+             "Trained on the defect-free training images less 10% held out; half of the held-out images get a pasted "
+             "synthetic defect (CutPaste patch or scratch) to form the labelled validation set that chose the settings "
+             "and the threshold (best F1); the test split was scored once. CPU, 2 cores; `load` is the 1-minute load "
+             "average at the start. images/s: `predict` at batch 1 / batch 16, median of 3.", "",
+             "| dataset | model | budget | settings | image AUROC | PR AUC | F1 | pixel AUROC | PRO | validation AUROC "
+             "| fit s | images/s (1 / 16) | load | reference |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in records:
+        c, f = r["config"], r["figures"]
+        if c["part"] != "study":
+            continue
+        settings = ", ".join(f"{k} {v}" for k, v in c["settings"].items())
+        if "steps" in f:
+            settings += f" (ran {f['steps']} steps)"
+        lines.append(f"| {c['dataset']} | {c['model']} | {c['budget']}{' QUICK' if c.get('quick') else ''} | {settings} "
+                     f"| {_number(f['image_roc_auc'])} | {_number(f['image_pr_auc'])} | {_number(f['f1'])} "
+                     f"| {_number(f['pixel_roc_auc'])} | {_number(f['pro'])} | {_number(f['validation_image_roc_auc'])} "
+                     f"| {f['fit_seconds']:.0f} | {f['images_per_s_batch1']:.1f} / {f['images_per_s_batch16']:.1f} "
+                     f"| {_number(f['load_average'], 1)} | {PAPER.get(c['model'], '-')} |")
+    selection = [r for r in records if r["config"]["part"] == "select"]
+    if selection:
+        lines += ["", "## Settings chosen on the validation set (`--part select`)", "",
+                  "| dataset | model | settings | validation image AUROC | fit s | load |", "| --- | --- | --- | --- | --- | --- |"]
+        for r in selection:
+            c, f = r["config"], r["figures"]
+            lines.append(f"| {c['dataset']} | {c['model']} | {', '.join(f'{k} {v}' for k, v in c['settings'].items())} "
+                         f"| {_number(f['validation_image_roc_auc'])} | {f['fit_seconds']:.0f} | {_number(f['load_average'], 1)} |")
+    lines += [""] + [f"Note: {n}" for n in results.get("notes", [])] + [""]
+    return "\n".join(lines)
+
+
+def summary_lines(results: dict, models, datasets) -> list[str]:
+    """``<name> image_roc_auc=<value> images_per_s=<value>`` per detector and dataset of this run."""
+    from benchmarks import results as store
+
+    lines = []
+    for r in store.current(results):
+        c, f = r["config"], r["figures"]
+        if c["part"] == "study" and c["model"] in models and c["dataset"] in datasets:
+            lines.append(f"{c['model']} image_roc_auc={f['image_roc_auc']:.4f} "
+                         f"images_per_s={f['images_per_s_batch16']:.1f} dataset={c['dataset']}")
+    return lines
