@@ -36,7 +36,7 @@ BUDGETS = {
         "ssim_autoencoder": {"image_size": 128, "epochs": 10},
         "vae": {"image_size": 64, "epochs": 20},
         "ganomaly": {"image_size": 64, "epochs": 5},
-        "efficientad": {"image_size": 128, "steps": 700, "batch_size": 1},
+        "efficientad": {"image_size": 128, "steps": 677, "batch_size": 1},
         "padim": {"image_size": 128},
         "patchcore": {"image_size": 128, "chunk_size": 20_000},
     },
@@ -143,12 +143,13 @@ def fit(model, name: str, train, held, settings: dict) -> dict:
         model.fit(train, verbose=0)
         return {}
     if name == "efficientad":
+        # Whole epochs of the paper's batch 1: steps = epochs x training images.
         batch = settings["batch_size"]
         epochs = max(1, math.ceil(settings["steps"] / math.ceil(len(train) / batch)))
-        per_epoch = math.ceil(settings["steps"] / epochs)     # the last epoch may stop short of the data
-        model.compile(total_steps=epochs * per_epoch)
-        model.fit(train, batch_size=batch, epochs=epochs, steps_per_epoch=per_epoch, validation_data=held, verbose=2)
-        return {"epochs": epochs, "steps": epochs * per_epoch}
+        steps = epochs * math.ceil(len(train) / batch)
+        model.compile(total_steps=steps)
+        model.fit(train, batch_size=batch, epochs=epochs, validation_data=held, verbose=2)
+        return {"epochs": epochs, "steps": steps}
     model.fit(train, epochs=settings["epochs"], verbose=2)
     return {"epochs": settings["epochs"]}
 
