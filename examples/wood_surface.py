@@ -119,7 +119,7 @@ STUDY = ("autoencoder", "efficientad", "ganomaly", "padim", "patchcore", "vae")
 # Epochs when --epochs is not given: short CPU-demo training (estimated from the networks' FLOPs to keep the
 # six near 15 min on 2 CPU cores at the default 64 px; not yet timed end to end), far fewer steps than
 # the methods' papers. Feature-memory detectors (PaDiM, PatchCore) make one pass whatever the number.
-DEFAULT_EPOCHS = {"autoencoder": 20, "vae": 20, "ganomaly": 5, "efficientad": 10, "padim": 1, "patchcore": 1,
+DEFAULT_EPOCHS = {"autoencoder": 20, "vae": 20, "ganomaly": 5, "efficientad": 3, "padim": 1, "patchcore": 1,
                   "dasvdd_conv": 10}
 VALIDATION_IN_FIT = {"efficientad"}
 # Detectors that train nothing (one pass of a pretrained backbone): they run at --memory-image-size, since
