@@ -71,12 +71,11 @@ def test_only_student_and_autoencoder_train(fitted):
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
-def test_penalty_pushes_student_outputs_on_natural_images_to_zero(fitted):
+def test_penalty_is_the_mean_square_of_student_outputs_on_natural_images(fitted):
     model, _, _, _, _, _ = fitted
     natural = model.penalty_bank[:4].numpy().astype(np.float32) / 255.0
     natural = np.asarray(keras.ops.image.resize(natural, (32, 32)))
     student = np.asarray(model.student(imagenet_normalised(natural)))[..., :model.channels]
-    keras.utils.set_random_seed(0)
     expected = np.mean(np.square(student))
     assert expected == pytest.approx(float(model.penalty_loss(4)), rel=0.5)  # other random draws, same scale
     untouched = EfficientAD((32, 32, 1), seed=0)

@@ -8,8 +8,8 @@ paper's 512 px against 256 px), its two default layers (strides 8 and 16) are re
 grid, concatenated and averaged over 3 x 3 neighbourhoods (PatchCore's local aggregation), which puts
 them on the PDN's stride-4 grid.
 
-``distill_teacher`` trains one; ``load_teacher`` gives the shipped ``DEFAULT_TEACHER`` or a saved
-file. A teacher is saved as ``<name>.npz`` (the PDN's weights in float16, half the bytes of float32)
+``distill_teacher`` trains one; ``teacher_record`` reads the weights and record of the shipped
+``DEFAULT_TEACHER`` or of a saved file. A teacher is saved as ``<name>.npz`` (the PDN's weights in float16, half the bytes of float32)
 beside ``<name>.json`` (size, channels and how it was distilled).
 """
 
