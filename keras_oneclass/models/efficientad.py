@@ -224,11 +224,12 @@ class EfficientAD(TrainedDetector):
         student = ops.cast(self.student(imagenet_normalised(images), training=training), "float32")
         student_loss = hard_feature_loss(teacher, student[..., :self.channels], self.hard_quantile)
         penalty = self.penalty_loss(ops.shape(images)[0]) if training else ops.convert_to_tensor(0.0)
+        # Evaluation does not augment: the teacher's and student's outputs above serve again.
         augmented = self.augment(images) if training else images
-        teacher_aug = self.teach(augmented)
+        teacher_aug = self.teach(augmented) if training else teacher
         reconstruction = ops.cast(self.autoencoder(imagenet_normalised(augmented), training=training), "float32")
-        student_aug = ops.cast(self.student(imagenet_normalised(augmented), training=training),
-                               "float32")[..., self.channels:]
+        student_aug = (ops.cast(self.student(imagenet_normalised(augmented), training=True), "float32")
+                       if training else student)[..., self.channels:]
         autoencoder_loss = ops.mean(ops.square(teacher_aug - reconstruction))
         agreement_loss = ops.mean(ops.square(reconstruction - student_aug))
         return {"loss": student_loss + penalty + autoencoder_loss + agreement_loss, "student_loss": student_loss,
