@@ -14,5 +14,6 @@ STUDIES = {
     "backbones": "MobileNet 0.25 vs EfficientNet-Lite0/Lite2 for PaDiM and PatchCore; CIFAR-10 linear probe",
     "scale": "PatchCore and PaDiM on 1,000-10,000 streamed boards: memory, time; streaming coreset, float16, IVF-PQ",
     "real_defects": "The six flagship detectors on the magnetic tiles and the synthetic wood, settings chosen on validation",
+    "teacher_probe": "What EfficientAD's teacher features hold on the magnetic tiles: nearest-neighbour probe, no student",
     "serving": "Exported artifacts (SavedModel, ONNX Runtime, LiteRT): latency, throughput, size, parity at 224 px",
 }
