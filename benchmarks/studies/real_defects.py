@@ -36,8 +36,8 @@ MEMORY = {"backbone": "mobilenet", "alpha": 0.25, "weights": "imagenet"}
 BUDGETS = {
     "cpu": {
         "autoencoder": {"image_size": 64, "images": 3000},
-        "ssim_autoencoder": {"image_size": 128, "images": 2000},
-        "vae": {"image_size": 64, "images": 3000},
+        "ssim_autoencoder": {"image_size": 64, "images": 8000},
+        "vae": {"image_size": 128, "images": 750},
         "ganomaly": {"image_size": 64, "images": 800},
         "efficientad": {"image_size": 128, "images": 600, "batch_size": 1},
         "padim": {"image_size": 128},
@@ -168,10 +168,16 @@ def fit(model, name: str, train, held, settings: dict) -> dict:
         batch = settings["batch_size"]
         steps = epochs * math.ceil(len(train) / batch)
         model.compile(total_steps=steps)
-        model.fit(train, batch_size=batch, epochs=epochs, validation_data=held, verbose=2)
-        return {"epochs": epochs, "steps": steps}
-    model.fit(train, epochs=epochs, verbose=2)
-    return {"epochs": epochs}
+        history = model.fit(train, batch_size=batch, epochs=epochs, validation_data=held, verbose=2)
+        return {"epochs": epochs, "steps": steps, **losses(history)}
+    history = model.fit(train, epochs=epochs, verbose=2)
+    return {"epochs": epochs, **losses(history)}
+
+
+def losses(history) -> dict:
+    """The training loss of the first and of the last epoch."""
+    values = history.history.get("loss", [])
+    return {"loss_first_epoch": float(values[0]), "loss_last_epoch": float(values[-1])} if values else {}
 
 
 def images_per_second(model, images, batch: int) -> float:
@@ -192,6 +198,7 @@ def measure(config: dict, seed: int, args) -> dict:
     from keras_oneclass import metrics
 
     keras.utils.set_random_seed(seed)
+    began = time.perf_counter()
     settings, name = config["settings"], config["model"]
     train, held, validation, test = split(config["dataset"], settings["image_size"], seed, args)
     model = build(name, train.shape[1:], settings, seed, args)
@@ -212,6 +219,7 @@ def measure(config: dict, seed: int, args) -> dict:
                    pro=metrics.pro_score(test.masks, maps) if test.has_masks else None,
                    images_per_s_batch1=images_per_second(model, test.images, 1),
                    images_per_s_batch16=images_per_second(model, test.images, 16), test_images=len(test))
+    figures["seconds"] = time.perf_counter() - began  # the whole record: data, fit, scoring, timing
     return figures
 
 
@@ -222,6 +230,12 @@ def same_task(a: dict, b: dict) -> bool:
 
 def _number(value, digits=3):
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _losses(figures: dict) -> str:
+    if "loss_first_epoch" not in figures:
+        return "-"
+    return f"{figures['loss_first_epoch']:.4g} / {figures['loss_last_epoch']:.4g}"
 
 
 def render(results: dict) -> str:
@@ -237,8 +251,8 @@ def render(results: dict) -> str:
              "applied to both datasets. CPU, 2 cores; `load` is the 1-minute load average at the start. images/s: "
              "`predict` at batch 1 / batch 16, median of 3.", "",
              "| dataset | model | budget | settings | image AUROC | PR AUC | F1 | pixel AUROC | PRO | validation AUROC "
-             "| fit s | images/s (1 / 16) | load | reference |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| fit s | training loss, first / last epoch | images/s (1 / 16) | load | reference |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in records:
         c, f = r["config"], r["figures"]
         if c["part"] != "study":
@@ -251,18 +265,30 @@ def render(results: dict) -> str:
         lines.append(f"| {c['dataset']} | {c['model']} | {c['budget']}{' QUICK' if c.get('quick') else ''} | {settings} "
                      f"| {_number(f['image_roc_auc'])} | {_number(f['image_pr_auc'])} | {_number(f['f1'])} "
                      f"| {_number(f['pixel_roc_auc'])} | {_number(f['pro'])} | {_number(f['validation_image_roc_auc'])} "
-                     f"| {f['fit_seconds']:.0f} | {f['images_per_s_batch1']:.1f} / {f['images_per_s_batch16']:.1f} "
+                     f"| {f['fit_seconds']:.0f} | {_losses(f)} | {f['images_per_s_batch1']:.1f} / {f['images_per_s_batch16']:.1f} "
                      f"| {_number(f['load_average'], 1)} | {PAPER.get(c['model'], '-')} |")
+    for budget in sorted({r["config"]["budget"] for r in records if r["config"]["part"] == "study"}):
+        timed = [r["figures"].get("seconds") for r in records
+                 if r["config"]["part"] == "study" and r["config"]["budget"] == budget]
+        if timed and None not in timed:
+            lines += ["", f"Whole `{budget}` study: {sum(timed) / 60:.1f} minutes (the sum of its {len(timed)} records' "
+                          "wall times: data, fit, scoring and speed measurement)."]
     selection = [r for r in records if r["config"]["part"] == "select"]
     if selection:
         lines += ["", "## Settings chosen on the validation set (`--part select`)", "",
-                  "| dataset | model | settings | ran | validation image AUROC | fit s | load |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| dataset | model | settings | ran | validation image AUROC | chosen | fit s | load |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        best = {}
+        for r in selection:
+            key = (r["config"]["dataset"], r["config"]["model"])
+            best[key] = max(best.get(key, -1.0), r["figures"]["validation_image_roc_auc"])
         for r in selection:
             c, f = r["config"], r["figures"]
             ran = f"{f['steps']} steps" if "steps" in f else f"{f['epochs']} epochs"
+            chosen = "yes" if f["validation_image_roc_auc"] == best[(c["dataset"], c["model"])] else ""
             lines.append(f"| {c['dataset']} | {c['model']} | {', '.join(f'{k} {v}' for k, v in c['settings'].items())} "
-                         f"| {ran} | {_number(f['validation_image_roc_auc'])} | {f['fit_seconds']:.0f} | {_number(f['load_average'], 1)} |")
+                         f"| {ran} | {_number(f['validation_image_roc_auc'])} | {chosen} | {f['fit_seconds']:.0f} "
+                         f"| {_number(f['load_average'], 1)} |")
     lines += [""] + [f"Note: {n}" for n in results.get("notes", [])] + [""]
     return "\n".join(lines)
 

