@@ -39,7 +39,7 @@ BUDGETS = {
         "ssim_autoencoder": {"image_size": 64, "images": 8000},
         "vae": {"image_size": 128, "images": 750},
         "ganomaly": {"image_size": 64, "images": 800},
-        "efficientad": {"image_size": 128, "images": 600, "batch_size": 1},
+        "efficientad": {"image_size": 64, "images": 1200, "batch_size": 1},
         "padim": {"image_size": 128},
         "patchcore": {"image_size": 128, "chunk_size": 20_000},
     },
@@ -98,7 +98,7 @@ def plan(args):
                 else:
                     settings = dict(BUDGETS[args.budget][model])
                     if args.quick:
-                        settings.update(image_size=128 if model == "ssim_autoencoder" else 64, images=24, steps=8)
+                        settings.update(image_size=128 if model == "ssim_autoencoder" else 64, images=24)
                     yield {"part": "study", "dataset": dataset, "model": model, "budget": args.budget,
                            "settings": settings, "quick": bool(args.quick)}, seed
 
