@@ -48,3 +48,12 @@ def machine() -> dict:
 def mean_std(values) -> tuple[float, float]:
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def balanced_subset(test, per_class: int):
+    """The first ``per_class`` good and ``per_class`` defective images of a ``datasets.LabelledImages`` (smoke runs)."""
+    from keras_oneclass import datasets
+
+    keep = np.r_[np.flatnonzero(test.labels == 0)[:per_class], np.flatnonzero(test.labels == 1)[:per_class]]
+    return datasets.LabelledImages(test.images[keep], test.labels[keep], test.masks[keep], test.types[keep],
+                                   test.files[keep], test.has_masks)

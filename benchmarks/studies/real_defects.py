@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import data_root
+from benchmarks.common import balanced_subset, data_root
 
 SEEDS = 1
 DATASETS = ("magnetic_tile", "wood")
@@ -121,9 +121,7 @@ def split(dataset: str, image_size: int, seed: int, args):
         train, held = data.split_validation(0.1, seed=seed)
         test = data.test
         if args.quick:
-            keep = np.r_[np.flatnonzero(test.labels == 0)[:8], np.flatnonzero(test.labels == 1)[:8]]
-            test = datasets.LabelledImages(test.images[keep], test.labels[keep], test.masks[keep],
-                                           test.types[keep], test.files[keep], test.has_masks)
+            test = balanced_subset(test, 8)
             train = train[:24]
         _SPLITS[key] = (train, held, datasets.pasted_defects(held, 0.5, seed=seed), test)
     return _SPLITS[key]

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import data_root
+from benchmarks.common import balanced_subset, data_root
 
 SEEDS = 1
 TEACHERS = ("distilled", "random", "backbone", "efficientnet_lite0")
@@ -78,9 +78,7 @@ def measure(config: dict, seed: int, args) -> dict:
     train, _ = data.split_validation(0.1, seed=seed)
     test = data.test
     if args.quick:
-        keep = np.r_[np.flatnonzero(test.labels == 0)[:16], np.flatnonzero(test.labels == 1)[:16]]
-        train, test = train[:64], datasets.LabelledImages(test.images[keep], test.labels[keep], test.masks[keep],
-                                                          test.types[keep], test.files[keep], test.has_masks)
+        train, test = train[:64], balanced_subset(test, 16)
     function = extractor(config["teacher"], config["image_size"], seed)
     start = time.perf_counter()
     train_features, test_features = features(function, train), features(function, test.images)
