@@ -21,7 +21,8 @@ venv: $(VENV)/.installed
 # were not installed (tests/block_tensorflow.py).
 BACKEND_TESTS := tests/test_detector_contract.py tests/test_backends.py tests/test_backends_data.py \
 	tests/test_autoencoder.py tests/test_vae.py tests/test_padim.py tests/test_patchcore.py tests/test_memory.py \
-	tests/test_distributed.py tests/test_resume.py tests/test_export.py tests/test_best_validation_epoch.py
+	tests/test_distributed.py tests/test_resume.py tests/test_export.py tests/test_best_validation_epoch.py \
+	tests/test_ssim_autoencoder.py
 
 test: venv
 	$(PY) -m pytest -q tests
