@@ -61,7 +61,8 @@ CANDIDATES = {
     "autoencoder": [{"image_size": 64, "images": 3000}, {"image_size": 128, "images": 750}],
     "vae": [{"image_size": 64, "images": 3000}, {"image_size": 128, "images": 750}],
     "ganomaly": [{"image_size": 64, "images": 800}, {"image_size": 128, "images": 200}],
-    "ssim_autoencoder": [{"image_size": 128, "images": 2000}, {"image_size": 64, "images": 8000}],
+    "ssim_autoencoder": [{"image_size": 128, "images": 2000}, {"image_size": 64, "images": 8000},
+                         {"image_size": 128, "patch_size": 64, "images": 8000}],  # 64 px patches: 64 px steps
     "efficientad": [{"image_size": 128, "images": 300, "batch_size": 1},
                     {"image_size": 64, "images": 1200, "batch_size": 1}],
 }
@@ -139,7 +140,7 @@ def build(model: str, shape, settings: dict, seed: int, args):
     if model == "patchcore":
         return ko.PatchCore(shape, **MEMORY, coreset_ratio=0.01, chunk_size=settings.get("chunk_size"), seed=seed)
     if model == "ssim_autoencoder":
-        return ko.SSIMAutoencoder(shape, seed=seed)
+        return ko.SSIMAutoencoder(shape, patch_size=settings.get("patch_size"), seed=seed)
     if model == "autoencoder":
         return ko.ConvAutoencoder(shape, scoring="map_max", seed=seed)
     if model == "vae":
