@@ -271,12 +271,11 @@ def render(results: dict) -> str:
         if c["part"] != "study":
             continue
         settings = ", ".join(f"{k} {v}" for k, v in c["settings"].items())
-        if "steps" in f:
-            settings += f" (ran {f['steps']} steps"
-        elif "epochs" in f and "epochs" not in c["settings"]:
-            settings += f" (ran {f['epochs']} epochs"
-        if "steps" in f or ("epochs" in f and "epochs" not in c["settings"]):
-            settings += f", kept epoch {f['kept_epoch']} of {f['epochs']})" if "kept_epoch" in f else ")"
+        ran = f"{f['steps']} steps" if "steps" in f else \
+            f"{f['epochs']} epochs" if "epochs" in f and "epochs" not in c["settings"] else None
+        if ran:
+            kept = f", kept epoch {f['kept_epoch']} of {f['epochs']}" if "kept_epoch" in f else ""
+            settings += f" (ran {ran}{kept})"
         lines.append(f"| {c['dataset']} | {c['model']} | {c['budget']}{' QUICK' if c.get('quick') else ''} | {settings} "
                      f"| {_number(f['image_roc_auc'])} | {_number(f['image_pr_auc'])} | {_number(f['f1'])} "
                      f"| {_number(f['pixel_roc_auc'])} | {_number(f['pro'])} | {_number(f['validation_image_roc_auc'])} "

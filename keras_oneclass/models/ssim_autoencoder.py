@@ -105,7 +105,7 @@ class SSIMAutoencoder(Autoencoder):
         size, (height, width) = self.patch_size, self.sample_shape[:2]
         origins = self.patch_origins()
         patches = ops.concatenate([x[:, i:i + size, j:j + size, :] for i, j in origins], axis=0)
-        parts = ops.split(self.decoder(self.encoder(patches, training=training), training=training), len(origins))
+        parts = ops.split(super().call(patches, training=training), len(origins))
         total = sum(ops.pad(part, [[0, 0], [i, height - size - i], [j, width - size - j], [0, 0]])
                     for part, (i, j) in zip(parts, origins))
         count = np.zeros((1, height, width, 1), np.float32)
@@ -118,7 +118,7 @@ class SSIMAutoencoder(Autoencoder):
         if self.patch_size is None:
             return super().network_loss(x, outputs)
         patches = self.random_patches(x)
-        loss = self.training_loss(patches, self.decoder(self.encoder(patches, training=True), training=True))
+        loss = self.training_loss(patches, super().call(patches, training=True))
         return loss, {"loss": loss}
 
     @property
