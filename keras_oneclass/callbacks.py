@@ -66,6 +66,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
     ends the best epoch's weights are restored (the earliest on ties), so ``fit`` returns the detector of
     ``best_epoch``. Detectors whose scores rest on statistics of normal images computed after training
     (EfficientAD's map quantiles) recompute them on ``normal`` before each scoring, as ``fit`` does at the end.
+    With ``patience``, training stops once that many epochs have passed since the best one (early stopping).
 
     Args:
         images: (N, ...) validation samples in the detector's input format, normal and anomalous.
@@ -73,16 +74,17 @@ class BestValidationEpoch(keras.callbacks.Callback):
         normal: (M, ...) normal validation samples for ``after_fit`` statistics, or None.
         every: score after every ``every``-th epoch.
         batch_size: samples scored per call.
+        patience: stop training when the best epoch lies ``patience`` epochs back; None = never stop early.
 
     Attributes after ``fit``: ``curve`` [(epoch, AUC), ...] (epochs counted from 1), ``best_epoch``,
-    ``best_roc_auc``.
+    ``best_roc_auc``, ``stopped_epoch`` (the epoch after which patience stopped training, or None).
 
     Example:
         >>> choose = BestValidationEpoch(x_val, y_val)                          # doctest: +SKIP
         >>> model.fit(x_train, epochs=20, callbacks=[choose]); choose.best_epoch  # doctest: +SKIP
     """
 
-    def __init__(self, images, labels, normal=None, every: int = 1, batch_size: int = 32):
+    def __init__(self, images, labels, normal=None, every: int = 1, batch_size: int = 32, patience: int | None = None):
         super().__init__()
         labels = np.asarray(labels).reshape(-1)
         if len(labels) != len(images):
@@ -91,13 +93,17 @@ class BestValidationEpoch(keras.callbacks.Callback):
             raise ValueError("labels must hold both classes, 0 = normal and 1 = anomaly, to rank the epochs.")
         if int(every) < 1 or int(batch_size) < 1:
             raise ValueError(f"every and batch_size must be positive, got {every} and {batch_size}.")
+        if patience is not None and int(patience) < 1:
+            raise ValueError(f"patience must be a positive number of epochs or None, got {patience}.")
         self.images, self.labels, self.normal = images, labels, normal
         self.every, self.batch_size = int(every), int(batch_size)
+        self.patience = None if patience is None else int(patience)
+        self.stopped_epoch = None
         self.curve: list[tuple[int, float]] = []
         self.best_epoch, self.best_roc_auc, self._best_weights = None, -np.inf, None
 
     def on_train_begin(self, logs=None):
-        self.curve = []
+        self.curve, self.stopped_epoch = [], None
         self.best_epoch, self.best_roc_auc, self._best_weights = None, -np.inf, None
 
     def validation_scores(self) -> np.ndarray:
@@ -122,6 +128,9 @@ class BestValidationEpoch(keras.callbacks.Callback):
         if roc_auc > self.best_roc_auc:
             self.best_epoch, self.best_roc_auc = epoch + 1, roc_auc
             self._best_weights = self.model.get_weights()
+        elif self.patience is not None and epoch + 1 - self.best_epoch >= self.patience:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         if self._best_weights is not None:

@@ -43,6 +43,24 @@ def test_restores_the_weights_of_the_best_epoch_not_the_last():
     assert any(not np.array_equal(b, l) for b, l in zip(record.weights[1], record.weights[3]))
 
 
+def test_patience_stops_training_after_that_many_epochs_without_a_better_one():
+    normal, validation, labels = tabular()
+    model = DenseAutoencoder(input_shape=(8,), hidden_units=(16,), latent_dim=4, seed=0)
+    choose = BestValidationEpoch(validation, labels, patience=2)
+    # scripted anomaly scores: the AUC rises to epoch 2, then ties (not an improvement) and falls
+    normal_scores = np.arange(16) / 16 + 0.01
+    choose.validation_scores = lambda: np.concatenate([normal_scores,
+                                                       np.full(16, [0.75, 1.0, 1.0, 0.5, 2.0, 2.0][len(choose.curve)])])
+    record = WeightsEachEpoch()
+    history = model.fit(normal, epochs=6, callbacks=[choose, record], verbose=0)
+    assert len(history.history["loss"]) == 4 and choose.stopped_epoch == 4
+    assert [epoch for epoch, _ in choose.curve] == [1, 2, 3, 4] and choose.best_epoch == 2
+    for final, best in zip(model.trainable_weights, record.weights[1]):
+        np.testing.assert_array_equal(np.array(final), best)
+    with pytest.raises(ValueError, match="patience"):
+        BestValidationEpoch(validation, labels, patience=0)
+
+
 def test_logged_auc_is_the_detectors_own_score_auc():
     normal, validation, labels = tabular()
     model = DenseAutoencoder(input_shape=(8,), hidden_units=(16,), latent_dim=4, seed=0)
