@@ -32,15 +32,16 @@ MEMORY = {"backbone": "mobilenet", "alpha": 0.25, "weights": "imagenet"}
 # whole epochs (epochs = round(images / training images), at least 1; EfficientAD: steps = epochs x batches);
 # "epochs" or "steps" (paper budget) the papers' schedules.
 # CPU settings: the time 2 cores allow sets the image budget, a maximum: the study scores the pasted-defect
-# validation set after every epoch and keeps the best epoch (``callbacks.BestValidationEpoch``). The input
-# side is the candidate with the best validation image ROC AUC on the magnetic tiles (``--part select``,
-# CANDIDATES, compared at the budgets listed there; never the test split), applied to both datasets.
+# validation set after every epoch, keeps the best epoch (``callbacks.BestValidationEpoch``) and stops PATIENCE
+# epochs after it. The input side, batch, learning rate, loss and code are the candidates with the best
+# validation image ROC AUC on the magnetic tiles (``--part select``, CANDIDATES, compared at the budgets listed
+# there; never the test split), applied to both datasets.
 BUDGETS = {
     "cpu": {
-        "autoencoder": {"image_size": 64, "images": 6000},
-        "ssim_autoencoder": {"image_size": 64, "images": 32000},
-        "vae": {"image_size": 128, "images": 750},
-        "ganomaly": {"image_size": 64, "images": 800},
+        "autoencoder": {"image_size": 64, "images": 6000, "batch_size": 8},
+        "ssim_autoencoder": {"image_size": 64, "images": 32000, "learning_rate": 1e-3},
+        "vae": {"image_size": 128, "images": 3000, "batch_size": 16},
+        "ganomaly": {"image_size": 64, "images": 3200, "batch_size": 8},
         "efficientad": {"image_size": 64, "images": 1200, "batch_size": 1},
         "padim": {"image_size": 128},
         "patchcore": {"image_size": 128, "chunk_size": 20_000},
@@ -55,18 +56,37 @@ BUDGETS = {
         "patchcore": {"image_size": 224},
     },
 }
-# --part select: pairs of about equal training time (a 128 px image costs 2-4 64 px ones), compared on the
-# pasted-defect validation set. Whole epochs round EfficientAD's pair on the 677 tiles to 677 steps at 128 px
-# and 1,354 at 64 px.
+# --part select, compared on the pasted-defect validation set of the magnetic tiles (the last epoch; the test
+# split is never looked at). The input side: pairs of about equal training time (a 128 px image costs 2-4 64 px
+# ones); whole epochs round EfficientAD's pair on the 677 tiles to 677 steps at 128 px and 1,354 at 64 px. Then,
+# at the chosen side and budget, one setting at a time: the batch (the defaults of 64-128 images give the VAE and
+# GANomaly 6-11 steps an epoch), the learning rate, the loss (the autoencoders' other reconstruction loss), the
+# code (a dense bottleneck for the conv autoencoder) and the 256 px grayscale of the wood-surface reference study.
 CANDIDATES = {
-    "autoencoder": [{"image_size": 64, "images": 3000}, {"image_size": 128, "images": 750}],
-    "vae": [{"image_size": 64, "images": 3000}, {"image_size": 128, "images": 750}],
-    "ganomaly": [{"image_size": 64, "images": 800}, {"image_size": 128, "images": 200}],
+    "autoencoder": [{"image_size": 64, "images": 3000}, {"image_size": 128, "images": 750},
+                    {"image_size": 64, "images": 3000, "batch_size": 8},
+                    {"image_size": 64, "images": 3000, "learning_rate": 3e-4},
+                    {"image_size": 64, "images": 3000, "batch_size": 8, "learning_rate": 3e-4},
+                    {"image_size": 64, "images": 3000, "batch_size": 8, "reconstruction_loss": "mse"},
+                    {"image_size": 64, "images": 3000, "latent_dim": 128}],
+    "vae": [{"image_size": 64, "images": 3000}, {"image_size": 128, "images": 750},
+            {"image_size": 128, "images": 750, "batch_size": 16},
+            {"image_size": 128, "images": 750, "batch_size": 16, "learning_rate": 3e-4},
+            {"image_size": 128, "images": 750, "batch_size": 16, "reconstruction_loss": "mse"},
+            {"image_size": 256, "images": 677, "batch_size": 16},
+            {"image_size": 256, "images": 677, "batch_size": 16, "learning_rate": 1e-4}],
+    "ganomaly": [{"image_size": 64, "images": 800}, {"image_size": 128, "images": 200},
+                 {"image_size": 64, "images": 800, "batch_size": 8},
+                 {"image_size": 64, "images": 800, "batch_size": 8, "learning_rate": 5e-5},
+                 {"image_size": 256, "images": 677, "batch_size": 16}],
     "ssim_autoencoder": [{"image_size": 128, "images": 2000}, {"image_size": 64, "images": 8000},
-                         {"image_size": 128, "patch_size": 64, "images": 8000}],  # 64 px patches: 64 px steps
+                         {"image_size": 128, "patch_size": 64, "images": 8000},  # 64 px patches: 64 px steps
+                         {"image_size": 64, "images": 8000, "learning_rate": 1e-3}],
     "efficientad": [{"image_size": 128, "images": 300, "batch_size": 1},
                     {"image_size": 64, "images": 1200, "batch_size": 1}],
 }
+# Training stops once the best validation epoch lies PATIENCE epochs back (the budget is a maximum).
+PATIENCE = 20
 PAPER = {"efficientad": "paper: MVTec AD image AUROC 0.988 (EfficientAD-S); anomalib 0.982",
          "patchcore": "paper: MVTec AD 0.991 (WRN-50)", "padim": "paper: MVTec AD 0.953 (WRN-50)"}
 
@@ -133,6 +153,7 @@ def split(dataset: str, image_size: int, seed: int, args):
 def build(model: str, shape, settings: dict, seed: int, args):
     import keras_oneclass as ko
 
+    options = {k: settings[k] for k in ("latent_dim", "reconstruction_loss") if k in settings}  # else the defaults
     if model == "efficientad":
         penalty = data_root(args.data) / "cifar10" / "train"
         return ko.EfficientAD(shape, penalty_images=str(penalty) if penalty.is_dir() else None, seed=seed)
@@ -143,9 +164,9 @@ def build(model: str, shape, settings: dict, seed: int, args):
     if model == "ssim_autoencoder":
         return ko.SSIMAutoencoder(shape, patch_size=settings.get("patch_size"), seed=seed)
     if model == "autoencoder":
-        return ko.ConvAutoencoder(shape, scoring="map_max", seed=seed)
+        return ko.ConvAutoencoder(shape, scoring="map_max", seed=seed, **options)
     if model == "vae":
-        return ko.VAE(shape, architecture="conv", scoring="map_max", seed=seed)
+        return ko.VAE(shape, architecture="conv", scoring="map_max", seed=seed, **options)
     return ko.GANomaly(shape, scoring="map_max", seed=seed)
 
 
@@ -168,7 +189,8 @@ def fit(model, name: str, train, held, settings: dict, validation=None) -> dict:
         return {}
     epochs = epochs_for(settings, len(train))
     choose = [] if validation is None else [
-        BestValidationEpoch(validation.images, validation.labels, normal=held if name == "efficientad" else None)]
+        BestValidationEpoch(validation.images, validation.labels, normal=held if name == "efficientad" else None,
+                            patience=PATIENCE)]
     if name == "efficientad":
         # Whole epochs of the paper's batch 1.
         batch = settings["batch_size"]
@@ -176,10 +198,13 @@ def fit(model, name: str, train, held, settings: dict, validation=None) -> dict:
         model.compile(total_steps=steps)
         history = model.fit(train, batch_size=batch, epochs=epochs, validation_data=held, callbacks=choose,
                             verbose=2)
-        schedule = {"epochs": epochs, "steps": steps, **losses(history)}
+        ran = len(history.history["loss"])  # fewer than planned when patience stopped training
+        schedule = {"epochs": ran, "steps": steps * ran // epochs, **losses(history)}
     else:
-        history = model.fit(train, epochs=epochs, callbacks=choose, verbose=2)
-        schedule = {"epochs": epochs, **losses(history)}
+        if "learning_rate" in settings:
+            model.compile(learning_rate=settings["learning_rate"])
+        history = model.fit(train, epochs=epochs, batch_size=settings.get("batch_size"), callbacks=choose, verbose=2)
+        schedule = {"epochs": len(history.history["loss"]), **losses(history)}
     if choose:
         schedule.update(kept_epoch=choose[0].best_epoch, validation_curve=[[e, a] for e, a in choose[0].curve])
     return schedule
@@ -215,7 +240,13 @@ def measure(config: dict, seed: int, args) -> dict:
     model = build(name, train.shape[1:], settings, seed, args)
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    schedule = fit(model, name, train, held, settings, validation if config["part"] == "study" else None)
+    try:
+        schedule = fit(model, name, train, held, settings, validation if config["part"] == "study" else None)
+    except ValueError as error:  # the detector's divergence check (NaN or inf loss): a candidate's result
+        if config["part"] != "select" or "NaN or inf" not in str(error):
+            raise
+        return {"fit_seconds": time.perf_counter() - start, "load_average": load, "validation_image_roc_auc": None,
+                "diverged": str(error).split(";")[0]}
     figures = {"fit_seconds": time.perf_counter() - start, "load_average": load, **schedule,
                "train_images": len(train)}
     validation_scores = model.predict(validation.images, verbose=0)
@@ -243,6 +274,10 @@ def _number(value, digits=3):
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch" + ("" if count == 1 else "s")
+
+
 def _losses(figures: dict) -> str:
     if "loss_first_epoch" not in figures:
         return "-"
@@ -258,9 +293,11 @@ def render(results: dict) -> str:
              "synthetic defect (CutPaste patch or scratch) to form the labelled validation set that set the threshold "
              "(best F1); the test split was scored once. `cpu` budget: the time a 2-core CPU allows sets each trained "
              "detector's image budget (`images`: training images seen, run as whole epochs), a maximum: the validation "
-             "set was scored after every epoch and the epoch with the best validation image AUROC kept (`kept epoch`). "
-             "The input side is the candidate with the best validation image AUROC on the magnetic tiles (`--part "
-             "select`, table below, compared at the budgets listed there), applied to both datasets. CPU, 2 cores; "
+             "set was scored after every epoch, the epoch with the best validation image AUROC kept (`kept epoch`) and "
+             f"training stopped {PATIENCE} epochs after it. The input side, batch, learning rate, loss and code are the "
+             "candidates with the best validation image AUROC on the magnetic tiles (`--part select`, table below, "
+             "compared at the budgets listed there; unlisted settings are the detectors' defaults), applied to both "
+             "datasets. CPU, 2 cores; "
              "`load` is the 1-minute load average at the start. images/s: `predict` at batch 1 / batch 16, median of 3.",
              "",
              "| dataset | model | budget | settings | image AUROC | PR AUC | F1 | pixel AUROC | PRO | validation AUROC "
@@ -272,7 +309,7 @@ def render(results: dict) -> str:
             continue
         settings = ", ".join(f"{k} {v}" for k, v in c["settings"].items())
         ran = f"{f['steps']} steps" if "steps" in f else \
-            f"{f['epochs']} epochs" if "epochs" in f and "epochs" not in c["settings"] else None
+            _epochs(f['epochs']) if "epochs" in f and "epochs" not in c["settings"] else None
         if ran:
             kept = f", kept epoch {f['kept_epoch']} of {f['epochs']}" if "kept_epoch" in f else ""
             settings += f" (ran {ran}{kept})"
@@ -295,10 +332,11 @@ def render(results: dict) -> str:
         best = {}
         for r in selection:
             key = (r["config"]["dataset"], r["config"]["model"])
-            best[key] = max(best.get(key, -1.0), r["figures"]["validation_image_roc_auc"])
+            best[key] = max(best.get(key, -1.0), r["figures"]["validation_image_roc_auc"] or -1.0)
         for r in selection:
             c, f = r["config"], r["figures"]
-            ran = f"{f['steps']} steps" if "steps" in f else f"{f['epochs']} epochs"
+            ran = f"{f['steps']} steps" if "steps" in f else _epochs(f['epochs']) if "epochs" in f else \
+                f"diverged: {f['diverged']}"
             chosen = "yes" if f["validation_image_roc_auc"] == best[(c["dataset"], c["model"])] else ""
             lines.append(f"| {c['dataset']} | {c['model']} | {', '.join(f'{k} {v}' for k, v in c['settings'].items())} "
                          f"| {ran} | {_number(f['validation_image_roc_auc'])} | {chosen} | {f['fit_seconds']:.0f} "
