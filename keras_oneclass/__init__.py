@@ -1,7 +1,7 @@
 """keras_oneclass: one-class anomaly detection for Keras 3 / TensorFlow."""
 
 from keras_oneclass import datasets, metrics, precision
-from keras_oneclass.detector import Detector, NotFittedError
+from keras_oneclass.detector import Detector, NotFittedError, TrainingDiverged
 from keras_oneclass.models.dasvdd import DASVDD
 from keras_oneclass.models.autoencoder import ConvAutoencoder, DenseAutoencoder
 from keras_oneclass.models.ssim_autoencoder import SSIMAutoencoder
@@ -16,5 +16,5 @@ from keras_oneclass.saving import load_detector
 from keras_oneclass import callbacks, postprocessing
 
 __version__ = "0.1.0"
-__all__ = ["ConvAutoencoder", "DASVDD", "DeepSVDD", "DenseAutoencoder", "Detector", "EfficientAD", "GANomaly", "NotFittedError",
+__all__ = ["ConvAutoencoder", "DASVDD", "DeepSVDD", "DenseAutoencoder", "Detector", "EfficientAD", "GANomaly", "NotFittedError", "TrainingDiverged",
            "PaDiM", "PatchCore", "Sampling", "SSIMAutoencoder", "VAE", "callbacks", "datasets", "load_detector", "metrics", "postprocessing", "precision"]

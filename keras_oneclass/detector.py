@@ -27,6 +27,10 @@ class NotFittedError(ValueError):
     """Raised when a detector is asked to score before ``fit`` (or before ``calibrate``)."""
 
 
+class TrainingDiverged(ValueError):
+    """Raised by ``fit`` when a training loss turned NaN or inf (the detector is left as before ``fit``)."""
+
+
 def as_sample_shape(input_shape) -> tuple[int, ...]:
     """Validate ``input_shape`` (the shape of ONE sample, no batch axis) and return it as a tuple."""
     try:
@@ -316,12 +320,12 @@ class Detector(keras.Model):
         return history
 
     def check_training(self, history) -> None:
-        """Raise ``ValueError`` when a logged loss turned NaN or inf."""
+        """Raise ``TrainingDiverged`` (a ``ValueError``) when a logged loss turned NaN or inf."""
         for key, values in history.history.items():
             values = np.asarray(values, dtype=np.float64)
             if values.size and not np.isfinite(values).all():
                 epoch = int(np.flatnonzero(~np.isfinite(values))[0])
-                raise ValueError(
+                raise TrainingDiverged(
                     f"{type(self).__name__}.fit(): {key} became NaN or inf in epoch {epoch}; the detector was "
                     "left as it was before fit(). Likely causes: a learning rate too large for this detector "
                     "(compile(learning_rate=...) or the optimizer given to compile()), or inputs far outside "

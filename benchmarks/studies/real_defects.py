@@ -232,6 +232,7 @@ def measure(config: dict, seed: int, args) -> dict:
     import keras
 
     from keras_oneclass import metrics
+    from keras_oneclass import TrainingDiverged
 
     keras.utils.set_random_seed(seed)
     began = time.perf_counter()
@@ -242,8 +243,8 @@ def measure(config: dict, seed: int, args) -> dict:
     start = time.perf_counter()
     try:
         schedule = fit(model, name, train, held, settings, validation if config["part"] == "study" else None)
-    except ValueError as error:  # the detector's divergence check (NaN or inf loss): a candidate's result
-        if config["part"] != "select" or "NaN or inf" not in str(error):
+    except TrainingDiverged as error:  # a NaN or inf loss: a candidate's result
+        if config["part"] != "select":
             raise
         return {"fit_seconds": time.perf_counter() - start, "load_average": load, "validation_image_roc_auc": None,
                 "diverged": str(error).split(";")[0]}
