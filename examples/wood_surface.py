@@ -1,6 +1,6 @@
 """Flagship: six detectors of our wood-surface reference study, trained and compared on wood boards.
 
-    python examples/wood_surface.py [--data DIR] [--models autoencoder vae ...] [--epochs N]
+    python examples/wood_surface.py [--data DIR] [--models autoencoder vae ...] [--epochs N] [--batch-size B]
                                     [--image-size S] [--memory-image-size S] [--out DIR]
 
 Without ``--data`` it writes the embedded synthetic wood set (``datasets.synthetic_wood``: 200
@@ -12,7 +12,9 @@ For each detector, as in the reference study: fit on ``train/good`` with 10% hel
 validation, set the threshold on that validation set (best F1 when it holds defects, else the 95th
 percentile of its scores), score the test set and print one table: image ROC AUC, PR AUC, F1 at the
 threshold, the threshold, pixel ROC AUC where the detector draws anomaly maps, fit seconds, and the
-backbone and weights each model used. Under ``--out`` it saves ``table.md``, ``table.json``,
+backbone and weights each model used. The networks trained from scratch run at 64 px, the VAE at 128 px,
+in batches of 8 (autoencoder, GANomaly) and 16 (VAE): the sides and batches chosen on validation by
+``benchmarks/real_defects.py``. Under ``--out`` it saves ``table.md``, ``table.json``,
 ``roc.png`` (every model), ``overlays.png`` (anomaly maps over good and defective test boards, one
 row per model), ``models/<name>.keras`` and ``results.npz`` (labels, scores, thresholds, metrics).
 
@@ -121,6 +123,14 @@ STUDY = ("autoencoder", "efficientad", "ganomaly", "padim", "patchcore", "vae")
 # the methods' papers. Feature-memory detectors (PaDiM, PatchCore) make one pass whatever the number.
 DEFAULT_EPOCHS = {"autoencoder": 20, "vae": 20, "ganomaly": 5, "efficientad": 3, "padim": 1, "patchcore": 1,
                   "dasvdd_conv": 10}
+# Batch sizes when --batch-size is not given: the batches chosen on validation in the real-defects study
+# (benchmarks/results/real_defects.md, select part); the package defaults (VAE 128, GANomaly 64) give only 2-3
+# gradient steps an epoch on the demo's 180 boards. Other detectors keep their own default batch.
+DEFAULT_BATCH = {"autoencoder": 8, "vae": 16, "ganomaly": 8}
+# Input side of the networks trained from scratch when --image-size is not given: 64 px, except the VAE, whose
+# 128 px won on validation in the same study. Anomaly maps are drawn at 64 px for the overlay figure.
+TRAINED_IMAGE_SIZE = 64
+DEFAULT_IMAGE_SIZE = {"vae": 128}
 VALIDATION_IN_FIT = {"efficientad"}
 # Detectors that train nothing (one pass of a pretrained backbone): they run at --memory-image-size, since
 # the backbone needs resolution to see thin defects; the networks trained from scratch run at --image-size.
@@ -190,7 +200,10 @@ def run_model(name, train, validation, validation_labels, test, args, out: Path)
     if not isinstance(model, Detector):
         raise TypeError(f"the factory {name!r} returned {type(model).__name__}, not a keras_oneclass Detector.")
     epochs = args.epochs or DEFAULT_EPOCHS.get(name, 10)
+    batch_size = args.batch_size or DEFAULT_BATCH.get(name)
     fit_kwargs = {"epochs": epochs, "verbose": args.verbose}
+    if batch_size:
+        fit_kwargs["batch_size"] = batch_size
     if name in VALIDATION_IN_FIT:
         fit_kwargs["validation_data"] = validation if validation_labels is None else validation[validation_labels == 0]
     start = time.perf_counter()
@@ -200,6 +213,7 @@ def run_model(name, train, validation, validation_labels, test, args, out: Path)
     print(f"  threshold {threshold:.5g} ({calibration}); scoring {len(test)} test images")
     scores = model.predict(test.images, verbose=args.verbose)
     result = {"model": name, **describe(model, args), "image_size": int(train.shape[1]), "epochs": epochs,
+              "batch_size": batch_size,
               "image_roc_auc": metrics.roc_auc(test.labels, scores), "image_pr_auc": metrics.pr_auc(test.labels, scores),
               "threshold": threshold, "calibration": calibration,
               **metrics.precision_recall_f1(test.labels, scores, threshold),
@@ -227,14 +241,14 @@ def markdown_table(results: list[dict]) -> str:
     def number(value, digits=3):
         return "-" if value is None else f"{value:.{digits}f}"
 
-    lines = ["| model | backbone | weights | px | epochs | image ROC AUC | reference study | PR AUC | F1 | threshold "
-             "| pixel ROC AUC | fit s |", "|" + " --- |" * 12]
+    lines = ["| model | backbone | weights | px | epochs | batch | image ROC AUC | reference study | PR AUC | F1 "
+             "| threshold | pixel ROC AUC | fit s |", "|" + " --- |" * 13]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['model']} | not run: {r['error']} |" + " |" * 10)
+            lines.append(f"| {r['model']} | not run: {r['error']} |" + " |" * 11)
             continue
         lines.append(f"| {r['model']} | {r['backbone']} | {r['weights']} | {r['image_size']} | {r['epochs']} "
-                     f"| {number(r['image_roc_auc'])} "
+                     f"| {r.get('batch_size') or 'default'} | {number(r['image_roc_auc'])} "
                      f"| {number(r['reference_image_roc_auc'], 2)} | {number(r['image_pr_auc'])} | {number(r['f1'])} "
                      f"| {r['threshold']:.4g} | {number(r['pixel_roc_auc'])} | {r['fit_seconds']:.1f} |")
     return "\n".join(lines)
@@ -247,9 +261,12 @@ def parse_args(argv=None):
                         help=f"any of {', '.join(sorted(MODELS))} (default: the six of the study)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"epochs for every model (default per model: {DEFAULT_EPOCHS})")
-    parser.add_argument("--image-size", type=int, default=64,
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=f"batch size for every trained model (default per model: {DEFAULT_BATCH}, else the "
+                             "detector's own)")
+    parser.add_argument("--image-size", type=int, default=None,
                         help="side of the square images for the networks trained from scratch (AE, VAE, GANomaly, "
-                             "EfficientAD; default 64: 128 localises better but trains ~4x longer)")
+                             f"EfficientAD; default {TRAINED_IMAGE_SIZE} px, per model {DEFAULT_IMAGE_SIZE})")
     parser.add_argument("--memory-image-size", type=int, default=128,
                         help="side of the square images for PaDiM and PatchCore, which train nothing (default 128)")
     parser.add_argument("--out", default="out/wood_surface", help="output folder (default out/wood_surface)")
@@ -294,16 +311,19 @@ def main(argv=None) -> int:
             splits[size] = (data, train, validation, validation_labels, test)
         return splits[size]
 
-    data, train, validation, validation_labels, test = split_at(args.image_size)
+    overlay_size = args.image_size or TRAINED_IMAGE_SIZE
+    data, train, validation, validation_labels, test = split_at(overlay_size)
     n_validation = len(validation)
     print(f"data: {root} ({data.color_mode}): {len(train)} train, {n_validation} validation, "
           f"{len(test)} test ({int(test.labels.sum())} defective: {', '.join(sorted(set(test.types) - {'good'}))}); "
-          f"{args.image_size} px for trained networks, {args.memory_image_size} px for {', '.join(sorted(MEMORY_MODELS))}")
+          f"{args.image_size or f'{TRAINED_IMAGE_SIZE} (per model {DEFAULT_IMAGE_SIZE})'} px for trained networks, "
+          f"{args.memory_image_size} px for {', '.join(sorted(MEMORY_MODELS))}")
 
     results, scores, maps = [], {}, {}
     for i, name in enumerate(args.models, 1):
         print(f"\n[{i}/{len(args.models)}] {name}")
-        size = args.memory_image_size if name in MEMORY_MODELS else args.image_size
+        size = (args.memory_image_size if name in MEMORY_MODELS
+                else args.image_size or DEFAULT_IMAGE_SIZE.get(name, TRAINED_IMAGE_SIZE))
         try:
             run = run_model(name, *split_at(size)[1:], args, out)
         except (ImportError, FileNotFoundError) as error:  # a detector or weights file this machine lacks
@@ -313,18 +333,19 @@ def main(argv=None) -> int:
         results.append(run["result"])
         scores[name] = run["scores"]
         if run["maps"] is not None:
-            maps[name] = resized(run["maps"], args.image_size)
+            maps[name] = resized(run["maps"], overlay_size)
         r = run["result"]
         print(f"  image ROC AUC {r['image_roc_auc']:.3f}, F1 {r['f1']:.3f}, fit {r['fit_seconds']:.1f} s")
 
     table = markdown_table(results)
     print("\n" + table)
-    settings = {"data": str(root), "image_size": args.image_size, "memory_image_size": args.memory_image_size,
+    settings = {"data": str(root), "image_size": args.image_size or "per model default", "memory_image_size": args.memory_image_size,
                 "color_mode": data.color_mode,
                 "n_train": len(train), "n_validation": n_validation, "n_test": len(test),
                 "n_test_defective": int(test.labels.sum()), "seed": args.seed,
                 "validation_fraction": args.validation_fraction, "labelled_validation": args.labelled_validation,
-                "epochs": args.epochs or "per model default", "command": " ".join(sys.argv)}
+                "epochs": args.epochs or "per model default",
+                "batch_size": args.batch_size or "per model default", "command": " ".join(sys.argv)}
     note = ("Epochs are the demo's short CPU settings (column epochs), not the full training of each method's "
             "paper; 'reference study' is the image ROC AUC of our wood-surface reference study; px is the input "
             "side. Autoencoder, VAE and GANomaly score an image by the peak of its blurred error map (scoring='map_max').")

@@ -120,3 +120,26 @@ def test_memory_detectors_run_at_their_own_size_on_the_same_images(example, wood
         metrics.roc_auc(datasets.read_folder(wood, image_size=16).test.labels,
                         np.load(out / "results.npz")["scores_patchcore"]))
     assert (out / "overlays.png").is_file()   # 16 px maps resized to sit beside the 32 px ones
+
+
+def test_trained_detectors_get_the_batch_and_side_chosen_on_validation(example, wood, tmp_path, monkeypatch):
+    fits = {}
+
+    class Recording(Brightness):
+        def fit(self, x=None, y=None, **kwargs):
+            fits[self.name] = (kwargs.get("batch_size"), x.shape[1])
+            return super().fit(x, y, **kwargs)
+
+    for name in ("vae", "ganomaly", "padim"):
+        monkeypatch.setitem(example.MODELS, name, lambda shape, args, name=name: Recording(input_shape=shape, name=name))
+    out = tmp_path / "out"
+    assert example.main(["--data", str(wood), "--models", "vae", "ganomaly", "padim", "--memory-image-size", "32",
+                         "--out", str(out), "--verbose", "0"]) == 0
+    assert fits == {"vae": (16, 128), "ganomaly": (8, 64), "padim": (None, 32)}
+    rows = {r["model"]: r for r in json.loads((out / "table.json").read_text())["results"]}
+    assert (rows["vae"]["batch_size"], rows["vae"]["image_size"]) == (16, 128)
+    assert "| vae | - | - | 128 | 20 | 16 |" in (out / "table.md").read_text()
+    fits.clear()
+    assert example.main(["--data", str(wood), "--models", "vae", "--image-size", "32", "--batch-size", "4",
+                         "--out", str(tmp_path / "out2"), "--verbose", "0"]) == 0
+    assert fits == {"vae": (4, 32)}  # the command line overrides the per-model defaults
