@@ -12,6 +12,11 @@ from conftest import needs_tensorflow, tf
 from detector_rows import DETECTORS, tiny_mobilenet  # noqa: F401 - rows; the `trained` fixture is in conftest
 from keras_oneclass import NotFittedError, metrics
 
+# Training samples of the tests that fit a fresh detector again (seeding, input types, calibrate order): a
+# quarter of the fixture's 256, two batches for the rows that train in batches of 32. EfficientAD's row, the
+# slowest, trains about 16 samples a second on 2 CPU cores.
+REFIT_SAMPLES = 64
+
 
 def test_fit_without_compile_trains_and_scores_separate_anomalies(trained):
     logs = trained["history"].history  # losses, or what a one-pass fit measured (patches, memory size)
@@ -77,16 +82,16 @@ def test_localising_detectors_keep_one_map_contract(trained):
 def test_same_seed_gives_identical_scores(trained):
     def run():
         model = trained["factory"](3)
-        model.fit(trained["x_train"], epochs=2, verbose=0)  # shuffled with the seed
+        model.fit(trained["x_train"][:REFIT_SAMPLES], epochs=2, verbose=0)  # shuffled with the seed
         return model.predict(trained["x_test"], verbose=0)
     np.testing.assert_allclose(run(), run(), rtol=1e-5, atol=1e-6)
 
 
 @needs_tensorflow
 def test_fit_accepts_a_labelled_dataset(trained):
-    x, y = trained["x_train"], np.zeros(len(trained["x_train"]))
+    x = trained["x_train"][:REFIT_SAMPLES]
     model = trained["factory"](1)
-    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(64), epochs=1, verbose=0)
+    model.fit(tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).batch(32), epochs=1, verbose=0)
     assert np.isfinite(model.predict(x, verbose=0)).all()
 
 
@@ -106,10 +111,10 @@ class LabelledBatches(keras.utils.PyDataset):
 
 
 def test_fit_and_predict_accept_a_pydataset(trained):
-    x = trained["x_train"]
+    x = trained["x_train"][:REFIT_SAMPLES]
     model = trained["factory"](1)
-    model.fit(LabelledBatches(x), epochs=1, verbose=0)
-    np.testing.assert_allclose(model.predict(LabelledBatches(x), verbose=0), model.predict(x, verbose=0),
+    model.fit(LabelledBatches(x, batch_size=32), epochs=1, verbose=0)
+    np.testing.assert_allclose(model.predict(LabelledBatches(x, batch_size=32), verbose=0), model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -122,7 +127,7 @@ def test_predict_before_fit_raises(trained):
 
 def test_detect_before_calibrate_names_calibrate(trained):
     model = trained["factory"](0)
-    model.fit(trained["x_train"], epochs=1, verbose=0)
+    model.fit(trained["x_train"][:REFIT_SAMPLES], epochs=1, verbose=0)
     with pytest.raises(NotFittedError, match="calibrate"):
         model.detect(trained["x_test"])
 
