@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_tensorflow, tf
+from detector_rows import REFIT_SAMPLES
 # `trained` (conftest): the fitted detectors of detector_rows.DETECTORS, one per row, shared with the contract tests.
 
 # calibrate and detect read their input through predict: one case each below covers them.
@@ -152,7 +153,7 @@ def test_values_far_outside_the_documented_range_warn_once(trained):
 
 
 def test_validation_data_then_a_second_fit_without_a_stale_threshold(trained):
-    model, x = trained["factory"](0), trained["x_train"]
+    model, x = trained["factory"](0), trained["x_train"][:REFIT_SAMPLES]
     if hasattr(model, "train_phases"):  # trained detectors log validation losses
         history = model.fit(x, epochs=1, verbose=0, validation_data=x[:32]).history
         assert "val_loss" in history and np.isfinite(history["val_loss"]).all()
@@ -189,7 +190,7 @@ def test_divergence_is_never_silent(trained):
     model.compile(learning_rate=1e8)
     initial = [v.numpy().copy() for v in model.trainable_variables]
     try:
-        model.fit(trained["x_train"], epochs=2, verbose=0)
+        model.fit(trained["x_train"][:REFIT_SAMPLES], epochs=2, verbose=0)
     except ValueError as error:
         assert "NaN or inf" in str(error) and "learning rate" in str(error)
         assert not model.is_fitted

@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import needs_tensorflow, tf
-from detector_rows import DETECTORS, tiny_mobilenet  # noqa: F401 - rows; the `trained` fixture is in conftest
+from detector_rows import DETECTORS, REFIT_SAMPLES, tiny_mobilenet  # noqa: F401 - rows; `trained` is in conftest
 from keras_oneclass import NotFittedError, metrics
-
-# Training samples of the tests that fit a fresh detector again (seeding, input types, calibrate order): a
-# quarter of the fixture's 256, two batches for the rows that train in batches of 32. EfficientAD's row, the
-# slowest, trains about 16 samples a second on 2 CPU cores.
-REFIT_SAMPLES = 64
 
 
 def test_fit_without_compile_trains_and_scores_separate_anomalies(trained):
