@@ -118,8 +118,8 @@ def dasvdd_conv(input_shape, args):
 MODELS = {"autoencoder": autoencoder, "efficientad": efficientad, "ganomaly": ganomaly, "padim": padim,
           "patchcore": patchcore, "vae": vae, "dasvdd_conv": dasvdd_conv}
 STUDY = ("autoencoder", "efficientad", "ganomaly", "padim", "patchcore", "vae")
-# Epochs when --epochs is not given: short CPU-demo training (estimated from the networks' FLOPs to keep the
-# six near 15 min on 2 CPU cores at the default 64 px; not yet timed end to end), far fewer steps than
+# Epochs when --epochs is not given: short CPU-demo training (the six take about 6 min end to end on 2 idle
+# CPU cores with these epochs and the batches and sides below; docs/wood_surface/table.md), far fewer steps than
 # the methods' papers. Feature-memory detectors (PaDiM, PatchCore) make one pass whatever the number.
 DEFAULT_EPOCHS = {"autoencoder": 20, "vae": 20, "ganomaly": 5, "efficientad": 3, "padim": 1, "patchcore": 1,
                   "dasvdd_conv": 10}

@@ -231,8 +231,7 @@ def images_per_second(model, images, batch: int) -> float:
 def measure(config: dict, seed: int, args) -> dict:
     import keras
 
-    from keras_oneclass import metrics
-    from keras_oneclass import TrainingDiverged
+    from keras_oneclass import TrainingDiverged, metrics
 
     keras.utils.set_random_seed(seed)
     began = time.perf_counter()
